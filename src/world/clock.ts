@@ -1,5 +1,8 @@
-import type { Clock } from 'xstate';
+import type { ActorOptions, AnyActorLogic } from 'xstate';
 import { EventQueue, type ScheduledEvent } from './eventQueue.ts';
+
+/** XState's `Clock` interface; xstate 5.33 declares it but does not export it by name. */
+type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
 
 /**
  * Simulated time in milliseconds. Implements XState's `Clock`, so passing it as an actor's `clock`

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Observable, Subject } from 'rxjs';
+import { type Observable, Subject } from 'rxjs';
 
 /**
  * Every trace event kind and its fields. Other layers add their own kinds by augmenting this
@@ -31,7 +31,7 @@ export class Trace {
 
   emit<K extends TraceKind>(kind: K, fields: TraceEventMap[K]): void {
     if (!this.subject.observed) return;
-    this.subject.next({ kind, time: this.now(), ...fields } as unknown as TraceEvent);
+    this.subject.next({ kind, time: this.now(), ...(fields as object) } as unknown as TraceEvent);
   }
 
   /** Collects every event from now on into an array (for tests, reports and digests). */

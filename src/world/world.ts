@@ -42,6 +42,11 @@ export class World {
     return this.clock.setTimeout(fn, delay, label);
   }
 
+  /** Schedules `fn` at the absolute virtual time `time` (not before now). */
+  scheduleAt(time: number, fn: () => void, label = ''): ScheduledEvent {
+    return this.clock.queue.push(Math.max(time, this.clock.now()), fn, label);
+  }
+
   cancel(ev: ScheduledEvent): void {
     this.clock.clearTimeout(ev);
   }
@@ -56,9 +61,10 @@ export class World {
     let n = 0;
     while (this.clock.step(t)) {
       this.eventsRun++;
-      if (++n > maxEvents) throw new RunawayError(n);
+      if (++n >= maxEvents && this.clock.queue.size > 0) throw new RunawayError(n);
     }
-    this.clock.advanceTo(t);
+    // An infinite horizon means "run everything"; the clock itself must stay finite.
+    if (Number.isFinite(t)) this.clock.advanceTo(t);
   }
 
   /** Runs until no event is pending (or the limits hit). Returns the number of events run. */
@@ -68,7 +74,7 @@ export class World {
     let n = 0;
     while (this.clock.step(until)) {
       this.eventsRun++;
-      if (++n > max) throw new RunawayError(n);
+      if (++n >= max && this.clock.queue.size > 0) throw new RunawayError(n);
     }
     return n;
   }
@@ -84,7 +90,7 @@ export class World {
     while (!done()) {
       if (!this.clock.step(until)) return done();
       this.eventsRun++;
-      if (++n > max) throw new RunawayError(n);
+      if (++n >= max && !done()) throw new RunawayError(n);
     }
     return true;
   }
