@@ -47,9 +47,15 @@ export class IpcKernel {
     return new PortSet(this.nextSetId++, space);
   }
 
-  /** Runs `fn` later in the same virtual instant: wake-ups never re-enter the caller. */
+  /**
+   * Virtual time a message takes from queue to a woken receiver (the kernel's copy and context
+   * switch): set from the host's CPU speed, 0 for a bare kernel.
+   */
+  deliveryLatencyMs = 0;
+
+  /** Runs `fn` after the delivery latency: wake-ups never re-enter the caller. */
   defer(fn: () => void, label: string): void {
-    this.world.schedule(0, fn, label);
+    this.world.schedule(this.deliveryLatencyMs, fn, label);
   }
 
   // mach_msg (see machMsg.ts)

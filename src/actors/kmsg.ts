@@ -23,6 +23,8 @@ export interface KMsg {
   reply: TransitRight | null;
   id: number;
   body: KItem[];
+  /** Whether the body carries port rights (else it is copied out as it is). */
+  hasPorts: boolean;
   size: number;
   /** Bytes including out-of-line data: what a network would carry. */
   wireBytes: number;

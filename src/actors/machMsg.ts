@@ -157,7 +157,10 @@ export function send(
   const replyName = msg.localPort ?? MACH_PORT_NULL;
   const replyDisp = msg.localDisposition ?? Disposition.COPY_SEND;
   const body = msg.body;
-  const hasRights = replyName !== MACH_PORT_NULL || body?.some((i) => i.type === 'port');
+  let bodyPorts = false;
+  if (body !== undefined)
+    for (let i = 0; i < body.length; i++) if (body[i]!.type === 'port') bodyPorts = true;
+  const hasRights = replyName !== MACH_PORT_NULL || bodyPorts;
   const shadow: ShadowMap | null = hasRights ? new Map() : null;
   // Header atomicity: copies before moves, so a name may be both copied and moved (mach_msg, Atomicity).
   const destFirst = isCopyLike(destDisp) || !isCopyLike(replyDisp);
@@ -177,7 +180,7 @@ export function send(
     checkCopyin(space, replyName, replyDisp, 'MACH_SEND_INVALID_REPLY', 'localPort', shadow, true);
     checkCopyin(space, destName, destDisp, 'MACH_SEND_INVALID_DEST', 'remotePort', shadow, false);
   }
-  if (body !== undefined) {
+  if (body !== undefined && bodyPorts) {
     for (let i = 0; i < body.length; i++) {
       const item = body[i]!;
       if (item.type === 'port')
@@ -192,7 +195,7 @@ export function send(
         );
     }
   }
-  const dest = space.lookup(destName)!.port!;
+  const dest = space.entries.get(destName)!.port!;
   const sendOnce =
     destDisp === Disposition.MOVE_SEND_ONCE || destDisp === Disposition.MAKE_SEND_ONCE;
   const full = !sendOnce && dest.msgcount >= dest.qlimit && !dest.dead;
@@ -232,6 +235,7 @@ export function send(
     reply: replyT,
     id: msg.id,
     body: kbody,
+    hasPorts: bodyPorts,
     size,
     wireBytes,
     seqno: 0,
@@ -431,7 +435,7 @@ export function receiveFrom(
   p.shift();
   const seqno = p.seqno++;
   const remotePort = m.reply !== null ? copyout(k, space, m.reply) : MACH_PORT_NULL;
-  const body = copyoutBody(k, space, m.body);
+  const body = copyoutBody(k, space, m.body, m.hasPorts);
   // Receipt uses up the right the message was sent with.
   if (m.destRight === ReceivedRight.PORT_SEND) releaseSend(k, p);
   else p.sorights--;
@@ -459,8 +463,14 @@ export function receiveFrom(
   };
 }
 
-function copyoutBody(k: IpcKernel, space: PortSpace, items: KItem[]): ReceivedItem[] {
-  if (items.length === 0) return items as ReceivedItem[];
+function copyoutBody(
+  k: IpcKernel,
+  space: PortSpace,
+  items: KItem[],
+  hasPorts: boolean,
+): ReceivedItem[] {
+  // Without rights the kernel's copy of the body is handed over as it is.
+  if (!hasPorts) return items as ReceivedItem[];
   const out: ReceivedItem[] = new Array(items.length);
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
@@ -506,6 +516,6 @@ export function pseudoReceive(k: IpcKernel, space: PortSpace, m: KMsg): Received
     id: m.id,
     seqno: 0,
     size: m.size,
-    body: copyoutBody(k, space, m.body),
+    body: copyoutBody(k, space, m.body, m.hasPorts),
   };
 }

@@ -2,6 +2,7 @@ import { MachError } from '../protocol/errors.ts';
 import type { NotifyVariant } from '../protocol/notifications.ts';
 import {
   Disposition,
+  isDisposition,
   MACH_PORT_DEAD,
   MACH_PORT_NULL,
   MACH_PORT_QLIMIT_MAX,
@@ -241,38 +242,48 @@ export function insertRight(
   ) {
     throw new MachError('KERN_INVALID_VALUE', `${String(targetName)} cannot name a right`);
   }
+  if (!isDisposition(disposition))
+    throw new MachError(
+      'KERN_INVALID_VALUE',
+      `right type ${String(disposition)} is not a port right disposition`,
+    );
+  if (name === MACH_PORT_NULL || name === MACH_PORT_DEAD)
+    throw new MachError(
+      'KERN_INVALID_CAPABILITY',
+      `the right is ${name === MACH_PORT_NULL ? 'MACH_PORT_NULL' : 'MACH_PORT_DEAD'}`,
+    );
   checkCopyin(source, name, disposition, 'KERN_INVALID_RIGHT', 'right', null, false);
   const srcEntry = source.lookup(name)!;
   const port = srcEntry.port!;
-  const existing = target.entries.get(targetName);
   const toSend =
     disposition !== Disposition.MOVE_RECEIVE &&
     disposition !== Disposition.MOVE_SEND_ONCE &&
     disposition !== Disposition.MAKE_SEND_ONCE;
-  if (existing !== undefined) {
-    if (existing.port !== port)
-      throw new MachError(
-        'KERN_NAME_EXISTS',
-        `name ${hex(targetName)} already denotes another right in "${target.label}"`,
-      );
-    if (!toSend && disposition !== Disposition.MOVE_RECEIVE)
+  // As ipc_object_copyout_name: send and receive rights join the name the target already uses
+  // for the port (which must be `targetName`); anything else needs an unused name.
+  const reverse =
+    toSend || disposition === Disposition.MOVE_RECEIVE ? target.byPort.get(port) : undefined;
+  if (reverse !== undefined) {
+    if (reverse.name !== targetName)
       throw new MachError(
         'KERN_RIGHT_EXISTS',
-        `a send-once right needs a fresh name; ${hex(targetName)} is in use`,
+        `space "${target.label}" already names this port ${hex(reverse.name)}`,
       );
-    if (disposition === Disposition.MOVE_RECEIVE && existing.bits & PortType.RECEIVE)
+    if (disposition === Disposition.MOVE_RECEIVE && reverse.bits & PortType.RECEIVE)
       throw new MachError(
         'KERN_RIGHT_EXISTS',
         `${hex(targetName)} already holds the receive right`,
       );
-  } else {
-    const other = target.byPort.get(port);
-    if (other !== undefined && (toSend || disposition === Disposition.MOVE_RECEIVE)) {
+    if (toSend && reverse.bits & PortType.SEND && reverse.urefs >= MACH_PORT_UREFS_MAX)
       throw new MachError(
-        'KERN_RIGHT_EXISTS',
-        `space "${target.label}" already names this port ${hex(other.name)}`,
+        'KERN_UREFS_OVERFLOW',
+        `name ${hex(targetName)} already has ${MACH_PORT_UREFS_MAX} user references`,
       );
-    }
+  } else if (target.entries.has(targetName)) {
+    throw new MachError(
+      'KERN_NAME_EXISTS',
+      `name ${hex(targetName)} already denotes another right in "${target.label}"`,
+    );
   }
   copyout(k, target, copyin(k, source, name, disposition), targetName);
 }
@@ -285,6 +296,12 @@ export function extractRight(
   disposition: Disposition,
   into: PortSpace,
 ): number {
+  if (!isDisposition(disposition))
+    throw new MachError(
+      'KERN_INVALID_VALUE',
+      `desired type ${String(disposition)} is not a port right disposition`,
+    );
+  entryOf(target, name);
   checkCopyin(target, name, disposition, 'KERN_INVALID_RIGHT', 'right', null, false);
   return copyout(k, into, copyin(k, target, name, disposition));
 }

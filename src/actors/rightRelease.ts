@@ -65,6 +65,7 @@ export function sendNotification(
     reply: null,
     id,
     body,
+    hasPorts: body.some((i) => i.type === 'port'),
     size,
     wireBytes: size,
     seqno: 0,

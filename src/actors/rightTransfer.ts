@@ -53,12 +53,14 @@ export function checkCopyin(
   const e = space.lookup(name);
   if (e === undefined)
     throw new MachError(code, `${what}: name ${hex(name)} is not in space "${space.label}"`);
+  const bits = e.bits;
+  // Fast path: a lone copy of a held send right (the common case) needs no bookkeeping.
+  if (shadow === null && disposition === Disposition.COPY_SEND && bits & PortType.SEND) return;
   let s = shadow?.get(name);
   if (s === undefined) {
     s = { urefs: e.urefs, receiveMoved: false, sendOnceUsed: false };
     shadow?.set(name, s);
   }
-  const bits = e.bits;
   const deadOk = allowNullOrDead && bits & PortType.DEAD_NAME && s.urefs > 0;
   switch (disposition) {
     case Disposition.MAKE_SEND:
@@ -203,9 +205,10 @@ export function copyout(k: IpcKernel, space: PortSpace, t: TransitRight, wanted?
       if (e !== undefined) {
         if (e.bits & PortType.SEND) {
           if (e.urefs >= MACH_PORT_UREFS_MAX) {
-            // Mach destroys a right whose user references would overflow; so do we.
+            // Mach destroys a right whose user references would overflow, leaving the name's
+            // count pegged at the maximum (ipc_right_copyout); so do we.
             releaseSend(k, p);
-            return MACH_PORT_NULL;
+            return e.name;
           }
           p.srights--; // merged into the right the space already holds
           e.urefs++;

@@ -1,4 +1,61 @@
+import { BENCH_HELP, benchCommand } from './benchCommand.ts';
+import { DEMO_HELP, demoCommand } from './demoCommand.ts';
+import { UsageError } from './errors.ts';
+
+const HELP = `xmach: Mach-style process migration as XState actors, on a deterministic simulated cluster
+
+usage: npx xmach <command> [flags]
+
+commands:
+  demo     run the built-in scenario on the simulated paper cluster (the main job)
+  bench    measure performance figures against baselines in the same run
+  help     show this help, or a command's: npx xmach help <command>
+
+global flags:
+  --help, -h   show help
+  --verbose    print stack traces of internal errors`;
+
+const COMMANDS: Record<
+  string,
+  { run: (argv: string[]) => number | Promise<number>; help: string }
+> = {
+  demo: { run: demoCommand, help: DEMO_HELP },
+  bench: { run: benchCommand, help: BENCH_HELP },
+};
+
+/** Runs the CLI; returns the exit status. Usage errors print one line and a hint. */
 export async function main(argv: string[]): Promise<number> {
-  console.log('xmach', argv.join(' '));
-  return 0;
+  const verbose = argv.includes('--verbose');
+  const args = argv.filter((a) => a !== '--verbose');
+  const [cmd, ...rest] = args;
+  try {
+    if (cmd === undefined || cmd === '--help' || cmd === '-h') {
+      console.log(HELP);
+      return 0;
+    }
+    if (cmd === 'help') {
+      const topic = rest[0];
+      if (topic === undefined) console.log(HELP);
+      else if (COMMANDS[topic]) console.log(COMMANDS[topic].help);
+      else throw new UsageError(`help: unknown command "${topic}"`);
+      return 0;
+    }
+    const command = COMMANDS[cmd];
+    if (!command) {
+      throw new UsageError(
+        cmd.startsWith('-') ? `unknown flag "${cmd}"` : `unknown command "${cmd}"`,
+      );
+    }
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`xmach: ${e.message}`);
+      console.error(`hint: ${e.hint}`);
+      return 2;
+    }
+    console.error(`xmach: internal error: ${(e as Error).message ?? String(e)}`);
+    if (verbose) console.error((e as Error).stack);
+    else console.error('hint: rerun with --verbose for the stack trace');
+    return 1;
+  }
 }

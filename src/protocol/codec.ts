@@ -1,5 +1,6 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import type { InlineItem } from './message.ts';
+import { MachError } from './errors.ts';
+import type { InlineItem, ReceivedMessage } from './message.ts';
 
 /**
  * Typed data in inline items, encoded with MessagePack: messages stay honest bytes (their size is
@@ -29,4 +30,16 @@ export function inlineInt32(n: number): InlineItem {
 
 export function readInt32(data: Uint8Array, offset = 0): number {
   return new DataView(data.buffer, data.byteOffset, data.byteLength).getInt32(offset, true);
+}
+
+/** Decodes the typed data of a received message's inline item `index` (default the first). */
+export function dataOf<T = unknown>(message: ReceivedMessage, index = 0): T {
+  const item = message.body[index];
+  if (item?.type !== 'inline') {
+    throw new MachError(
+      'MACH_RCV_INVALID_DATA',
+      `message ${message.id} has no inline item at ${index}`,
+    );
+  }
+  return decodeData<T>(item.data);
 }

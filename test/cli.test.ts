@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+function xmach(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/xmach.mjs', ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('the xmach command', () => {
+  it('prints help with --help and exits 0', () => {
+    const r = xmach('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('usage: npx xmach <command>');
+    expect(r.stdout).toContain('demo');
+  });
+
+  it('runs the demo and reports consistent right accounting', () => {
+    const r = xmach('demo', '--seed', '3');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('right accounting: consistent');
+    expect(r.stdout).toContain('final state "closed"');
+  });
+
+  it('prints the demo as one JSON document with --json', () => {
+    const r = xmach('demo', '--json');
+    expect(r.status).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.seed).toBe(1);
+    expect(doc.invariantViolations).toEqual([]);
+    expect(Array.isArray(doc.trace)).toBe(true);
+  });
+
+  it('rejects an unknown command with one line, a hint and exit status 2', () => {
+    const r = xmach('migrate-everything');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'xmach: unknown command "migrate-everything"\nhint: run `npx xmach --help` for usage\n',
+    );
+  });
+
+  it('rejects an unknown flag and a bad value without a stack trace', () => {
+    const a = xmach('demo', '--bogus');
+    expect(a.status).toBe(2);
+    expect(a.stderr).toContain("Unknown option '--bogus'");
+    expect(a.stderr).not.toContain('    at ');
+    const b = xmach('demo', '--seed', 'ten');
+    expect(b.status).toBe(2);
+    expect(b.stderr).toContain('--seed must be an integer, got "ten"');
+  });
+
+  it('rejects a bench filter that matches nothing', () => {
+    const r = xmach('bench', '--only', 'nothing.');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('no benchmark matches "nothing."');
+  });
+});
