@@ -47,9 +47,12 @@ export interface ReceiveOptions {
   readonly maxSize?: number;
   /** MACH_RCV_LARGE: a too-large message stays queued instead of being destroyed. */
   readonly large?: boolean;
+  /** Called if the receive blocks, with a function that withdraws it (thread_abort). */
+  readonly onBlock?: (cancel: () => void) => void;
 }
 
-const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
+/** A name for error details: hex for integers, the raw value for garbage (NaN, strings, null). */
+const hex = (n: number) => (Number.isInteger(n) ? `0x${(n >>> 0).toString(16)}` : String(n));
 const HEADER_DISPOSITIONS = new Set<number>([
   Disposition.COPY_SEND,
   Disposition.MOVE_SEND,
@@ -213,7 +216,7 @@ export function send(
     destT = copyin(k, space, destName, destDisp);
     if (replyName !== MACH_PORT_NULL) replyT = copyin(k, space, replyName, replyDisp);
   } else {
-    replyT = copyin(k, space, replyName, replyDisp);
+    if (replyName !== MACH_PORT_NULL) replyT = copyin(k, space, replyName, replyDisp);
     destT = copyin(k, space, destName, destDisp);
   }
   let wireBytes = size;
@@ -397,6 +400,10 @@ export function receive(
     );
   }
   (waitOn.receivers ??= []).push(w);
+  opts.onBlock?.(() => {
+    if (w.timer) k.world.cancel(w.timer);
+    if (waitOn.receivers) waitOn.receivers = waitOn.receivers.filter((x) => x !== w);
+  });
   if (k.world.trace.enabled)
     k.world.trace.emit('ipc.block', {
       host: k.host,

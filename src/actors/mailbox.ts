@@ -6,6 +6,8 @@ import type { IpcKernel } from './ipcKernel.ts';
 import { receiveFrom } from './machMsg.ts';
 import type { PortSpace } from './portSpace.ts';
 
+const hex = (n: number) => (Number.isInteger(n) ? `0x${(n >>> 0).toString(16)}` : String(n));
+
 /** The event an actor gets for each message drained from its mailbox. */
 export interface MachMessageEvent {
   readonly type: 'mach.message';
@@ -29,16 +31,20 @@ export function bindMailbox(
   if (e === undefined || !(e.bits & PortType.RECEIVE)) {
     throw new MachError(
       'MACH_RCV_INVALID_NAME',
-      `name 0x${name.toString(16)} is not a receive right in "${space.label}"`,
+      `name ${hex(name)} is not a receive right in "${space.label}"`,
     );
   }
   const p = e.port!;
-  if (p.pset !== null)
-    throw new MachError('MACH_RCV_IN_SET', `port 0x${name.toString(16)} is in a port set`);
+  if (p.pset !== null) throw new MachError('MACH_RCV_IN_SET', `port ${hex(name)} is in a port set`);
   if (p.drain !== null)
     throw new MachError('KERN_RIGHT_EXISTS', `port ${p.label} already has a mailbox reader`);
   const drain = () => {
     while (p.drain === drain && p.msgcount > 0 && p.receiver === space) {
+      if (actor.getSnapshot().status !== 'active') {
+        // A stopped or finished actor reads no more mail: the messages stay queued.
+        p.drain = null;
+        return;
+      }
       const localName = space.byPort.get(p)?.name ?? name;
       const message = receiveFrom(k, space, p, localName, Number.POSITIVE_INFINITY, false);
       actor.send({ type: 'mach.message', port: localName, message } satisfies MachMessageEvent);

@@ -1,6 +1,6 @@
 import { MachError } from '../protocol/errors.ts';
 import { NotifyId } from '../protocol/notifications.ts';
-import { PortType, ReceivedRight } from '../protocol/rights.ts';
+import { MACH_PORT_UREFS_MAX, PortType, ReceivedRight } from '../protocol/rights.ts';
 import type { IpcKernel } from './ipcKernel.ts';
 import type { KMsg } from './kmsg.ts';
 import { pseudoReceive } from './machMsg.ts';
@@ -111,7 +111,8 @@ export function killPort(k: IpcKernel, p: Port): void {
       const e = r.space.entries.get(r.name);
       if (e !== undefined && (e.port === p || e.bits & PortType.DEAD_NAME)) {
         if (e.port === p) r.space.toDeadName(e);
-        e.urefs++; // the notification carries a reference to the dead name
+        // The notification carries a reference to the dead name (pegged at the maximum).
+        if (e.urefs < MACH_PORT_UREFS_MAX) e.urefs++;
         e.dnRequest = null;
       }
       notifyDeadName(k, r.notify, r.name);

@@ -25,7 +25,8 @@ import type { ReceiveWaiter } from './waiters.ts';
  * Each either succeeds or throws a MachError having changed nothing.
  */
 
-const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
+/** A name for error details: hex for integers, the raw value for garbage (NaN, strings, null). */
+const hex = (n: number) => (Number.isInteger(n) ? `0x${(n >>> 0).toString(16)}` : String(n));
 
 function entryOf(space: PortSpace, name: number, what = 'name'): Entry {
   const e = space.lookup(name);
@@ -321,6 +322,7 @@ export function moveMember(k: IpcKernel, space: PortSpace, member: number, after
     throw new MachError('KERN_INVALID_RIGHT', `name ${hex(after)} is not a port set`);
   const set = e.pset!;
   if (p.pset !== null) p.pset.members.delete(p);
+  p.drain = null; // a member is read through its set, not through its own mailbox
   p.pset = set;
   set.members.add(p);
   // Threads blocked on the port itself can no longer receive from it (MACH_RCV_PORT_CHANGED).
@@ -365,6 +367,8 @@ export function requestNotification(
   notifyDisposition: Disposition = Disposition.MAKE_SEND_ONCE,
 ): number {
   const e = entryOf(space, name);
+  if (!Number.isInteger(sync) || sync < 0)
+    throw new MachError('KERN_INVALID_VALUE', `sync must be a non-negative integer, got ${sync}`);
   if (notifyName !== MACH_PORT_NULL) {
     if (
       notifyDisposition !== Disposition.MAKE_SEND_ONCE &&
@@ -412,21 +416,24 @@ export function requestNotification(
       previous = p.nsRequest?.notify ?? null;
       const n = takeNotify();
       p.nsRequest = n === null ? null : { notify: n, sync };
-      checkNoSenders(k, p);
+      checkNoSenders(k, p, sync);
       break;
     }
     case 'dead-name': {
       if (e.bits & PortType.DEAD_NAME) {
-        if (sync === 0)
+        if (sync === 0 || notifyName === MACH_PORT_NULL)
           throw new MachError(
             'KERN_INVALID_ARGUMENT',
-            `name ${hex(name)} is already dead; pass sync 1 for an immediate notification`,
+            `name ${hex(name)} is already dead; pass sync 1 and a notify port for an immediate notification`,
           );
-        const n = takeNotify();
-        if (n !== null) {
-          e.urefs++;
-          notifyDeadName(k, n, name);
-        }
+        if (e.urefs >= MACH_PORT_UREFS_MAX)
+          throw new MachError(
+            'KERN_UREFS_OVERFLOW',
+            `dead name ${hex(name)} already has ${MACH_PORT_UREFS_MAX} user references`,
+          );
+        const n = takeNotify()!;
+        e.urefs++;
+        notifyDeadName(k, n, name);
         return MACH_PORT_NULL;
       }
       if (!(e.bits & (PortType.SEND | PortType.SEND_ONCE | PortType.RECEIVE))) {

@@ -20,9 +20,14 @@ export function releaseSend(k: IpcKernel, p: Port): void {
   if (p.srights === 0) checkNoSenders(k, p);
 }
 
-export function checkNoSenders(k: IpcKernel, p: Port): void {
+/**
+ * Fires a registered no-senders notification if no send right exists. The sync rule applies
+ * only when the request is made (an immediate notification needs mscount >= sync); once
+ * registered it fires when the port next loses its last send right (mach_port_request_notification).
+ */
+export function checkNoSenders(k: IpcKernel, p: Port, sync = 0): void {
   const req = p.nsRequest;
-  if (req === null || p.srights !== 0 || p.mscount < req.sync) return;
+  if (req === null || p.srights !== 0 || p.mscount < sync) return;
   p.nsRequest = null;
   sendNotification(k, req.notify, NotifyId.NO_SENDERS, [inlineInt32(p.mscount)], 'no-senders');
 }

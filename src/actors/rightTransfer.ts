@@ -31,7 +31,8 @@ interface Shadow {
 
 export type ShadowMap = Map<number, Shadow>;
 
-const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
+/** A name for error details: hex for integers, the raw value for garbage (NaN, strings, null). */
+const hex = (n: number) => (Number.isInteger(n) ? `0x${(n >>> 0).toString(16)}` : String(n));
 
 /**
  * Checks that `space` can supply `name` with `disposition`; throws `code` naming what is wrong.

@@ -8,6 +8,9 @@ import type { Disposition, PortName, ReceivedRight } from './rights.ts';
 export interface InlineItem {
   readonly type: 'inline';
   readonly data: Uint8Array;
+  /** The msgt_name and msgt_size a program gave the data (mach_msg_type_t); bytes if absent. */
+  readonly msgtName?: number;
+  readonly msgtSize?: number;
 }
 
 export interface PortItem {
@@ -65,11 +68,15 @@ export interface ReceivedMessage {
   readonly body: readonly ReceivedItem[];
 }
 
-/** Byte sizes that give msgh_size (mach_msg_header_t is 24 bytes on a 32-bit Mach). */
+/**
+ * Byte sizes that give msgh_size, as the message lies in task memory on a 32-bit Mach:
+ * mach_msg_header_t is 24 bytes, each item a mach_msg_type_t word and its data (a port name is
+ * one word; out-of-line data a long-form descriptor of 12 bytes and an address).
+ */
 export const HEADER_BYTES = 24;
-export const PORT_ITEM_BYTES = 12;
+export const PORT_ITEM_BYTES = 8;
 export const OOL_ITEM_BYTES = 16;
-export const INLINE_DESCRIPTOR_BYTES = 8;
+export const INLINE_DESCRIPTOR_BYTES = 4;
 /** Largest message the kernel buffers inline; bigger data must go out of line. */
 export const MACH_MSG_SIZE_MAX = 64 * 1024;
 
