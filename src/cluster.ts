@@ -1,4 +1,5 @@
 import { Host } from './kernel/host.ts';
+import { createHostMemory } from './memory/hostMemory.ts';
 import type { FaultPlan } from './world/faults.ts';
 import { Network } from './world/network.ts';
 import {
@@ -47,7 +48,7 @@ export class Cluster {
 
   addHost(name: string, profile: HostProfile): Host {
     if (this.hosts.has(name)) throw new RangeError(`host "${name}" already exists`);
-    const h = new Host(this.world, name, profile);
+    const h = new Host(this.world, name, profile, (host) => createHostMemory(host));
     this.hosts.set(name, h);
     this.network.attach(name, (frame) => h.frameHandler?.(frame));
     return h;

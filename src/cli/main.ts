@@ -1,6 +1,7 @@
 import { BENCH_HELP, benchCommand } from './benchCommand.ts';
 import { DEMO_HELP, demoCommand } from './demoCommand.ts';
 import { UsageError } from './errors.ts';
+import { EXEC_HELP, execCommand } from './execCommand.ts';
 
 const HELP = `xmach: Mach-style process migration as XState actors, on a deterministic simulated cluster
 
@@ -8,6 +9,7 @@ usage: npx xmach <command> [flags]
 
 commands:
   demo     run the built-in scenario on the simulated paper cluster (the main job)
+  exec     run one program (assembly source) as a task on a one-host cluster
   bench    measure performance figures against baselines in the same run
   help     show this help, or a command's: npx xmach help <command>
 
@@ -20,6 +22,7 @@ const COMMANDS: Record<
   { run: (argv: string[]) => number | Promise<number>; help: string }
 > = {
   demo: { run: demoCommand, help: DEMO_HELP },
+  exec: { run: execCommand, help: EXEC_HELP },
   bench: { run: benchCommand, help: BENCH_HELP },
 };
 

@@ -1,0 +1,78 @@
+import { type Actor, createActor } from 'xstate';
+import type { Port } from '../actors/port.ts';
+import { type ThreadEvent, threadMachine } from '../machines/thread.ts';
+import type { ThreadState } from '../vm/thread.ts';
+import type { ScheduledEvent } from '../world/eventQueue.ts';
+import type { Task } from './task.ts';
+
+/** Scheduling policies (Mach 3's POLICY_TIMESHARE round robin and POLICY_FIFO). */
+export type SchedulingPolicy = 'round-robin' | 'fifo';
+
+/** Mach 3 priorities run 0 (highest) to 31; user threads start at 12 (BASEPRI_USER). */
+export const PRIORITY_DEFAULT = 12;
+export const PRIORITY_LOWEST = 31;
+
+/**
+ * A kernel thread: the CPU state a program runs on, its scheduling attributes, its thread port
+ * and its lifecycle statechart. The scheduler runs it; the statechart says whether it may run.
+ */
+export class Thread {
+  readonly actor: Actor<typeof threadMachine>;
+  priority = PRIORITY_DEFAULT;
+  policy: SchedulingPolicy = 'round-robin';
+  /** Instructions left in the current round-robin quantum. */
+  quantumLeft = 0;
+  /** Orders threads of equal priority: lower runs first (round robin moves a thread back). */
+  turn = 0;
+  instructions = 0;
+  /** A pending wake-up (sleep or a timed wait), cancelled if the thread ends first. */
+  timer: ScheduledEvent | null = null;
+  /** Undoes the current kernel wait (thread_abort): cancels a blocked receive, for example. */
+  cancelWait: (() => void) | null = null;
+  /** Name of this thread's port in its task's space (thread_self). */
+  selfName = 0;
+
+  constructor(
+    readonly id: number,
+    readonly task: Task,
+    readonly state: ThreadState,
+    readonly port: Port,
+    suspended: boolean,
+  ) {
+    this.actor = createActor(threadMachine, {
+      input: { name: `${task.name}.${id}`, suspended },
+      clock: task.host.world.clock,
+    }).start();
+  }
+
+  get name(): string {
+    return `${this.task.name}.${this.id}`;
+  }
+
+  get suspendCount(): number {
+    return this.actor.getSnapshot().context.suspendCount;
+  }
+
+  get terminated(): boolean {
+    return this.actor.getSnapshot().status === 'done';
+  }
+
+  get waiting(): boolean {
+    return this.actor.getSnapshot().context.waitingFor !== null;
+  }
+
+  /** Whether the scheduler may run it now. */
+  get runnable(): boolean {
+    const s = this.actor.getSnapshot();
+    return (
+      s.status === 'active' &&
+      s.context.suspendCount === 0 &&
+      s.context.waitingFor === null &&
+      this.task.runnable
+    );
+  }
+
+  send(event: ThreadEvent): void {
+    this.actor.send(event);
+  }
+}

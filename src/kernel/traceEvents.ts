@@ -1,0 +1,15 @@
+/** Trace events of tasks, threads and the scheduler (see world/trace.ts). */
+declare module '../world/trace.ts' {
+  interface TraceEventMap {
+    'task.create': { host: string; task: string };
+    'task.output': { host: string; task: string; text: string };
+    'task.suspend': { host: string; task: string; count: number };
+    'task.resume': { host: string; task: string; count: number };
+    'task.exit': { host: string; task: string; status: number; reason: string };
+    'thread.create': { host: string; thread: string };
+    'thread.exception': { host: string; thread: string; kind: string; detail: string };
+    'thread.exit': { host: string; thread: string };
+  }
+}
+
+export {};

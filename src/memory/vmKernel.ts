@@ -1,0 +1,249 @@
+import type { IpcKernel } from '../actors/ipcKernel.ts';
+import type { PortSpace } from '../actors/portSpace.ts';
+import type { MachMessage } from '../protocol/message.ts';
+import type { World } from '../world/world.ts';
+import type { AddressSpace } from './addressSpace.ts';
+import { sendReturn, sendTerminate } from './pagerLink.ts';
+import { PhysicalMemory } from './physicalMemory.ts';
+import type { Region } from './regions.ts';
+import { ResidentPage, VmObject } from './vmObject.ts';
+import './traceEvents.ts';
+
+/** Counters of one host's virtual memory system. */
+export interface VmStats {
+  /** faultIn calls. */
+  faults: number;
+  /** Pages that came back from a pager with data_supply. */
+  pageIns: number;
+  /** Pages zero-filled after data_unavailable. */
+  zeroFills: number;
+  /** Pages evicted (clean or dirty) to reuse their frames. */
+  evictions: number;
+  /** Dirty or precious pages written to a pager with data_return (eviction, flush or clean). */
+  pageOuts: number;
+  cowCopies: number;
+  dataRequests: number;
+  inits: number;
+  terminates: number;
+  lockRequests: number;
+  /** Malformed pager messages refused by the kernel. */
+  rejected: number;
+  /** data_supply for a page already resident (Mach keeps the live page). */
+  suppliesIgnored: number;
+  /** Dirty pages dropped because their pager could not be reached. */
+  pagesLost: number;
+}
+
+/**
+ * The machine-independent VM layer of one host's kernel: the context address spaces, memory
+ * objects, physical memory and the pager link share (as IpcKernel is for IPC). It owns a port
+ * space of its own holding each object's memory control port (receive right) and the send right
+ * to the default pager.
+ */
+export class VmKernel {
+  readonly world: World;
+  readonly host: string;
+  readonly shift: number;
+  readonly physical: PhysicalMemory;
+  readonly space: PortSpace;
+  /** Send right (in `space`) to the default pager; 0 until one runs. */
+  defaultPager = 0;
+  /** Objects by the name of their control port. */
+  readonly byControl = new Map<number, VmObject>();
+  readonly spaces = new Set<AddressSpace>();
+  /** Set when the host crashed: nothing is sent any more. */
+  dead = false;
+  /** Delivers a control port's messages to the kernel (set by hostMemory). */
+  bindControl: (name: number) => () => void = () => () => {};
+  private readonly unbinders = new Map<number, () => void>();
+  readonly stats: VmStats = {
+    faults: 0,
+    pageIns: 0,
+    zeroFills: 0,
+    evictions: 0,
+    pageOuts: 0,
+    cowCopies: 0,
+    dataRequests: 0,
+    inits: 0,
+    terminates: 0,
+    lockRequests: 0,
+    rejected: 0,
+    suppliesIgnored: 0,
+    pagesLost: 0,
+  };
+  private nextObjectId = 1;
+  objects = 0;
+
+  constructor(
+    readonly ipc: IpcKernel,
+    readonly pageSize: number,
+    frames: number,
+  ) {
+    if (!(pageSize >= 8 && (pageSize & (pageSize - 1)) === 0))
+      throw new RangeError(`page size must be a power of two >= 8, got ${pageSize}`);
+    this.world = ipc.world;
+    this.host = ipc.host;
+    this.shift = 31 - Math.clz32(pageSize);
+    this.physical = new PhysicalMemory(frames, pageSize);
+    this.space = ipc.createSpace(`${ipc.host}:vm`);
+  }
+
+  /** A new memory object of `size` pages (anonymous unless it shadows another). */
+  createObject(size: number, shadow: VmObject | null = null, shadowOffset = 0): VmObject {
+    const o = new VmObject(this.nextObjectId++, size, shadow, shadowOffset);
+    if (shadow !== null) shadow.shadowedBy++;
+    this.objects++;
+    return o;
+  }
+
+  /**
+   * The object a pager serves as `key` at `port` (a send right in `space`): one per pair while it
+   * is mapped, so every mapping shares its pages (vm_map). It is not temporary: its data belongs
+   * to the pager, which is asked for every page not in memory.
+   */
+  externalObject(port: number, key: number, size: number): VmObject {
+    const id = `${port}:${key}`;
+    let o = this.external.get(id);
+    if (o === undefined || o.terminated) {
+      o = new VmObject(this.nextObjectId++, size, null, 0, false);
+      o.pagerPort = port;
+      o.pagerKey = key;
+      this.objects++;
+      this.external.set(id, o);
+    }
+    return o;
+  }
+
+  private readonly external = new Map<string, VmObject>();
+
+  // ---- mappings and object lifetime ------------------------------------------------------------
+
+  attach(r: Region): void {
+    r.object.regions.add(r);
+  }
+
+  /** The region no longer maps its object; an object nobody references any more terminates. */
+  detach(r: Region): void {
+    const o = r.object;
+    o.regions.delete(r);
+    this.releaseIfUnused(o);
+  }
+
+  releaseIfUnused(o: VmObject): void {
+    if (o.regions.size === 0 && o.shadowedBy === 0 && !o.terminated) this.terminate(o);
+  }
+
+  /**
+   * The last reference went: resident pages are freed without write-back (a temporary object's
+   * data dies with it) and the pager is told with memory_object_terminate, so it frees its
+   * storage (mach3-kernel-interfaces.txt, memory_object_terminate).
+   */
+  terminate(o: VmObject): void {
+    o.terminated = true;
+    this.objects--;
+    if (!o.temporary) this.external.delete(`${o.pagerPort}:${o.pagerKey}`);
+    for (const p of [...o.pages.values()]) this.freePage(p);
+    sendTerminate(this, o);
+    // Waiters retry (later, not inside this call) and find their region or space gone.
+    for (const [off, ws] of [...o.pending]) {
+      o.pending.delete(off);
+      for (const w of ws) this.world.schedule(0, () => w(), 'vm.fault-retry');
+    }
+    const s = o.shadow;
+    o.shadow = null;
+    if (s !== null) {
+      s.shadowedBy--;
+      this.releaseIfUnused(s);
+    }
+  }
+
+  // ---- frames ----------------------------------------------------------------------------------
+
+  /**
+   * A free frame, evicting pages if `mayEvict`. Never evict from inside `page()`: the interpreter
+   * may hold any page it translated earlier in the same run.
+   */
+  allocateFrame(mayEvict: boolean): Uint8Array | null {
+    const pm = this.physical;
+    let f = pm.tryAllocate();
+    while (f === null && mayEvict) {
+      const v = pm.victim();
+      if (v === null) return pm.forceAllocate();
+      this.evict(v, 'evict');
+      f = pm.tryAllocate();
+    }
+    return f;
+  }
+
+  /** Makes `frame` page `offset` of `o`. */
+  install(o: VmObject, offset: number, frame: Uint8Array, dirty: boolean): ResidentPage {
+    const p = new ResidentPage(frame, o, offset);
+    p.dirty = dirty;
+    o.pages.set(offset, p);
+    this.physical.insert(p);
+    return p;
+  }
+
+  /** Takes a page out of memory with no write-back. */
+  freePage(p: ResidentPage): void {
+    this.unmap(p);
+    if (p.object.pages.get(p.offset) === p) p.object.pages.delete(p.offset);
+    this.physical.release(p);
+  }
+
+  /** Page replacement: a dirty (or precious) page goes back to its pager first. */
+  evict(p: ResidentPage, reason: 'evict' | 'flush'): void {
+    const writeBack = p.dirty || p.precious;
+    this.unmap(p);
+    if (writeBack) sendReturn(this, p, false);
+    if (reason === 'evict') this.stats.evictions++;
+    if (this.world.trace.enabled)
+      this.world.trace.emit('vm.pageout', {
+        host: this.host,
+        object: p.object.id,
+        page: p.offset,
+        dirty: writeBack,
+        reason,
+      });
+    if (p.object.pages.get(p.offset) === p) p.object.pages.delete(p.offset);
+    this.physical.release(p);
+  }
+
+  // ---- pmap maintenance ------------------------------------------------------------------------
+
+  /** Removes every translation to `p` (pmap_page_protect to none). */
+  unmap(p: ResidentPage): void {
+    const ss = p.pmaps;
+    for (let i = 0; i < ss.length; i++) ss[i]!.drop(p.vpages[i]!, p);
+    ss.length = 0;
+    p.vpages.length = 0;
+  }
+
+  /** Removes write translations to `p`, so the next write is seen (it is clean again). */
+  writeProtect(p: ResidentPage): void {
+    const ss = p.pmaps;
+    for (let i = 0; i < ss.length; i++) ss[i]!.dropWrite(p.vpages[i]!, p);
+  }
+
+  listenOnControl(name: number): void {
+    this.unbinders.set(name, this.bindControl(name));
+  }
+
+  unbindControl(name: number): void {
+    this.unbinders.get(name)?.();
+    this.unbinders.delete(name);
+  }
+
+  // ---- messages --------------------------------------------------------------------------------
+
+  /** Sends from the VM space; a queue that is full makes the send wait, in order. */
+  send(m: MachMessage): boolean {
+    if (this.dead || !this.space.active) return false;
+    try {
+      this.ipc.send(this.space, m, {}, () => {});
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
