@@ -582,19 +582,18 @@ class Assembler {
 
   // -- symbols ---------------------------------------------------------------------------------
 
-  /** Value of a symbol. In constant mode labels are not known yet and are an error. */
+  /**
+   * Value of a symbol: a define, a label, a constant (`.equ`, evaluated on first use) or a
+   * predefined ABI symbol. In constant mode (sizes during layout) labels have no address yet and
+   * are an error.
+   */
   private symbol(name: string, s: Located, col: number, constant: boolean): number {
     const d = this.defines[name];
     if (d !== undefined) return d;
     if (constant && this.labelNames.has(name)) {
       this.fail(s, col, `'${name}' is a label; a constant expression is needed here`);
     }
-    if (this.labels.has(name)) {
-      if (constant) {
-        this.fail(s, col, `'${name}' is a label; a constant expression is needed here`);
-      }
-      return this.labelAddress.get(name)!;
-    }
+    if (this.labels.has(name)) return this.labelAddress.get(name)!;
     const equ = this.equs.get(name);
     if (equ) {
       const known = this.equValues.get(name);

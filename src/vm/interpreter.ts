@@ -40,9 +40,9 @@ import type { ThreadState } from './thread.ts';
  * writable is the Memory's protection decision). Translations are cached in a small direct-mapped
  * TLB that is flushed at the start of every `run()` (see the caching contract on `Memory.page`).
  *
- * Hot code pages are compiled to JavaScript functions (jit.ts) with the same semantics; `run()`
- * dispatches between compiled regions and this loop. `setJitOptions({ enabled: false })` turns that
- * off (then every instruction goes through the loop).
+ * Hot regions of code pages are compiled to JavaScript functions (jit.ts) with the same
+ * semantics; `run()` dispatches between compiled regions and this loop.
+ * `setJitOptions({ enabled: false })` turns that off (every instruction goes through the loop).
  *
  * Restartable faults: each instruction touches at most one data page (word accesses must be
  * aligned, so they never straddle pages) and it translates that page before it changes anything.
@@ -677,9 +677,9 @@ export const jitStats = {
   compiled: 0,
   discarded: 0,
   compileMs: 0,
-  /** Calls into compiled code, and how they ended: budget, jump, interpret, fault. */
+  /** Calls into compiled code, and how they ended: [budget, jump, interpret]. */
   entries: 0,
-  exits: [0, 0, 0, 0],
+  exits: [0, 0, 0],
   /** Instructions interpreted in run() with compilation on (not counting JIT-off runs). */
   interpreted: 0,
 };

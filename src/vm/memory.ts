@@ -27,6 +27,11 @@ export interface Memory {
    * for dirty tracking between runs), a write may return a different array than the read did (a
    * copy-on-write copy; the interpreter then uses it for reads too), and the kernel must not
    * remap pages while `run()` is executing (it cannot: `run()` is synchronous).
+   *
+   * Speed: return the same Uint8Array object for a resident page from run to run (a frame); the
+   * interpreter keys its Int32Array views and compiled code by it. A fresh array each time is
+   * correct but slow. The kernel may change a frame's bytes between runs (page-in, reuse of the
+   * frame for another page): compiled code is checked against the bytes once per run.
    */
   page(pageIndex: number, write: boolean): Uint8Array | PageFaultKind;
 }
