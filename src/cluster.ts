@@ -1,5 +1,9 @@
 import { Host } from './kernel/host.ts';
+import type { Task } from './kernel/task.ts';
 import { createHostMemory } from './memory/hostMemory.ts';
+import { type MigrateOptions, type Migration, migrate } from './migration/migrate.ts';
+import { type RunningMigrationServer, startMigrationServer } from './migration/server.ts';
+import { installNetmsg, type NetmsgInstallation } from './netmsg/install.ts';
 import type { FaultPlan } from './world/faults.ts';
 import { Network } from './world/network.ts';
 import {
@@ -26,6 +30,8 @@ export class Cluster {
   readonly world: World;
   readonly network: Network;
   readonly hosts = new Map<string, Host>();
+  readonly migrationServers = new Map<string, RunningMigrationServer>();
+  private services: NetmsgInstallation | null = null;
 
   constructor(opts: ClusterOptions = {}) {
     this.world = new World(opts.seed ?? 1);
@@ -59,6 +65,37 @@ export class Cluster {
     if (!h)
       throw new RangeError(`unknown host "${name}" (hosts: ${[...this.hosts.keys()].join(', ')})`);
     return h;
+  }
+
+  /**
+   * The network message servers (one per host), started on first use with the hosts the cluster
+   * has then, together with each host's migration server; both restart with their host.
+   */
+  get netmsg(): NetmsgInstallation {
+    if (this.services === null) {
+      const plugs = [...this.hosts.values()].map((h) => ({
+        name: h.name,
+        ipc: () => h.ipc,
+        attach: (fn: (f: Parameters<NonNullable<Host['frameHandler']>>[0]) => void) => {
+          h.frameHandler = fn;
+        },
+      }));
+      const services = installNetmsg({ world: this.world, network: this.network, hosts: plugs });
+      this.services = services;
+      const start = (h: Host) =>
+        this.migrationServers.set(h.name, startMigrationServer(h, services.server(h.name)));
+      for (const h of this.hosts.values()) start(h);
+      this.network.onNodeUp((n) => {
+        const h = this.hosts.get(n);
+        if (h) start(h);
+      });
+    }
+    return this.services;
+  }
+
+  /** Migrates `task` to host `to` (see migration/migrate.ts). */
+  migrate(task: Task, to: string, opts?: MigrateOptions): Migration {
+    return migrate(this, this.netmsg, task, to, opts);
   }
 
   installFaults(plan: FaultPlan): void {

@@ -225,7 +225,17 @@ export function send(
     for (const item of body) {
       if (item.type === 'port')
         kbody.push({ type: 'port', ...copyin(k, space, item.name, item.disposition) });
-      else if (item.type === 'inline') kbody.push({ type: 'inline', data: item.data.slice() });
+      else if (item.type === 'inline')
+        kbody.push(
+          item.msgtName === undefined
+            ? { type: 'inline', data: item.data.slice() }
+            : {
+                type: 'inline',
+                data: item.data.slice(),
+                msgtName: item.msgtName,
+                msgtSize: item.msgtSize,
+              },
+        );
       else {
         wireBytes += item.data.length;
         kbody.push({ type: 'ool', data: item.deallocate ? item.data : item.data.slice() });

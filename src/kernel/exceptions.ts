@@ -18,7 +18,12 @@ const MACH_NAMES: Record<ExceptionKind, string> = {
 
 export function raiseException(host: Host, t: Thread, kind: ExceptionKind, detail: string): void {
   if (host.world.trace.enabled)
-    host.world.trace.emit('thread.exception', { host: host.name, thread: t.name, kind, detail });
+    host.world.trace.emit('thread.exception', {
+      host: host.name,
+      thread: t.name,
+      exception: kind,
+      detail,
+    });
   const pc = `0x${(t.state.pc >>> 0).toString(16)}`;
   terminateTask(t.task, -1, `${MACH_NAMES[kind]} in thread ${t.name} at pc ${pc}: ${detail}`);
 }

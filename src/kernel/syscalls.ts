@@ -33,6 +33,7 @@ export function handleTrap(host: Host, t: Thread, number: number): void {
       if (len < 0 || len > MAX_CONSOLE_WRITE)
         return call.bad(`console_write length ${len} is outside 0..${MAX_CONSOLE_WRITE}`);
       copyinBytes(t.task.memory, addr, len, (r) => {
+        if (call.finished) return; // thread_abort interrupted it while a page came in
         if (!(r instanceof Uint8Array)) return call.bad(`console_write buffer ${describeFault(r)}`);
         t.task.write(r);
         call.done(KERN.SUCCESS, len);
@@ -90,7 +91,8 @@ export function handleTrap(host: Host, t: Thread, number: number): void {
 
 /** One system call in progress: completes at once, or blocks the thread until `done`. */
 class Call {
-  private finished = false;
+  /** Done, failed or interrupted: later completions are ignored and do nothing. */
+  finished = false;
   private blocked = false;
 
   constructor(
@@ -120,10 +122,15 @@ class Call {
     }
   }
 
-  /** The call did not finish synchronously: the thread waits in the kernel. */
-  started(reason: 'page' | 'message' | 'sleep'): void {
+  /**
+   * The call did not finish synchronously: the thread waits in the kernel. Unless the wait set
+   * its own (a blocked receive does), thread_abort ends the call entirely with `interrupted`: no
+   * side effect happens afterwards (mach3-kernel-interfaces.txt, thread_abort).
+   */
+  started(reason: 'page' | 'message' | 'sleep', interrupted: number = KERN.ABORTED): void {
     if (this.finished || this.blocked || this.t.terminated) return;
     this.blocked = true;
+    if (this.t.cancelWait === null) this.t.cancelWait = () => this.done(interrupted);
     this.t.send({ type: 'WAIT', reason });
   }
 
@@ -191,6 +198,7 @@ function machMsg(host: Host, t: Thread, call: Call): void {
   if (!(option & MACH_MSG_OPTION.SEND_MSG)) return receivePart();
   if (sendSize < 24 || sendSize > 1 << 20) return call.done(0x10000008); // MACH_SEND_MSG_TOO_SMALL
   copyinBytes(task.memory, addr, sendSize, (bytes) => {
+    if (call.finished) return; // interrupted while the message's pages came in: nothing sent
     if (!(bytes instanceof Uint8Array))
       return call.bad(`mach_msg send buffer ${describeFault(bytes)}`);
     let parsed: ReturnType<typeof parseSendBuffer>;
@@ -206,6 +214,7 @@ function machMsg(host: Host, t: Thread, call: Call): void {
       0,
       parsed.message.body as unknown as { data: Uint8Array }[],
       (fault) => {
+        if (call.finished) return;
         if (fault) return call.done(0x1000000c); // MACH_SEND_INVALID_MEMORY
         try {
           const sent = host.ipc.send(
@@ -226,7 +235,7 @@ function machMsg(host: Host, t: Thread, call: Call): void {
       },
     );
   });
-  call.started('page');
+  call.started('page', 0x10000007); // MACH_SEND_INTERRUPTED
 }
 
 function readOol(
@@ -251,6 +260,7 @@ function netname(host: Host, t: Thread, call: Call, number: number): void {
   const len = regs[2]!;
   if (len < 1 || len > 256) return call.bad(`netname length ${len} is outside 1..256`);
   copyinBytes(t.task.memory, regs[1]! >>> 0, len, (nameBytes) => {
+    if (call.finished) return;
     if (!(nameBytes instanceof Uint8Array))
       return call.bad(`netname buffer ${describeFault(nameBytes)}`);
     const name = new TextDecoder().decode(nameBytes);
@@ -267,6 +277,7 @@ function netname(host: Host, t: Thread, call: Call, number: number): void {
     if (hostLen < 0 || hostLen > 256)
       return call.bad(`host name length ${hostLen} is outside 0..256`);
     copyinBytes(t.task.memory, regs[3]! >>> 0, hostLen, (hb) => {
+      if (call.finished) return;
       if (!(hb instanceof Uint8Array)) return call.bad(`host name buffer ${describeFault(hb)}`);
       lookUp(new TextDecoder().decode(hb));
     });

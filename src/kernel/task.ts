@@ -2,8 +2,8 @@ import { type Actor, createActor } from 'xstate';
 import type { Port } from '../actors/port.ts';
 import type { PortSpace } from '../actors/portSpace.ts';
 import { type TaskEvent, taskMachine } from '../machines/task.ts';
+import type { AddressSpace } from '../memory/addressSpace.ts';
 import type { Host } from './host.ts';
-import type { TaskMemory } from './taskMemory.ts';
 import type { Thread } from './thread.ts';
 
 /** How a task ended: its exit status, or the exception that killed it. */
@@ -33,8 +33,9 @@ export class Task {
     readonly name: string,
     readonly host: Host,
     readonly space: PortSpace,
-    readonly memory: TaskMemory,
-    readonly port: Port,
+    readonly memory: AddressSpace,
+    /** The task port; replaced when the task arrives by migration with its old port. */
+    public port: Port,
   ) {
     this.actor = createActor(taskMachine, { input: { name }, clock: host.world.clock }).start();
   }

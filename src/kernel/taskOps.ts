@@ -1,9 +1,9 @@
+import type { AddressSpace } from '../memory/addressSpace.ts';
 import { MachError } from '../protocol/errors.ts';
 import { Disposition, PortRight } from '../protocol/rights.ts';
 import { createThreadState, type ThreadState } from '../vm/thread.ts';
 import type { Host } from './host.ts';
 import { Task } from './task.ts';
-import type { TaskMemory } from './taskMemory.ts';
 import { PRIORITY_LOWEST, type SchedulingPolicy, Thread } from './thread.ts';
 
 /**
@@ -14,7 +14,7 @@ import { PRIORITY_LOWEST, type SchedulingPolicy, Thread } from './thread.ts';
  */
 
 /** A new task with an empty port space; its memory is given (fresh, or a fork of a parent's). */
-export function createTask(host: Host, name: string, memory: TaskMemory): Task {
+export function createTask(host: Host, name: string, memory: AddressSpace): Task {
   if (!host.up) throw new MachError('KERN_INVALID_HOST', `host "${host.name}" is down`);
   const ipc = host.ipc;
   const space = ipc.createSpace(name);
@@ -105,6 +105,10 @@ export function abortThread(t: Thread): void {
   t.task.host.scheduler.kick();
 }
 
+/**
+ * thread_priority and thread_policy: an out-of-range priority or an unknown policy is
+ * KERN_INVALID_ARGUMENT, as both calls define it.
+ */
 export function setThreadScheduling(
   t: Thread,
   priority: number,
@@ -112,12 +116,12 @@ export function setThreadScheduling(
 ): void {
   if (!Number.isInteger(priority) || priority < 0 || priority > PRIORITY_LOWEST) {
     throw new MachError(
-      'KERN_INVALID_VALUE',
+      'KERN_INVALID_ARGUMENT',
       `priority must be an integer in 0..${PRIORITY_LOWEST}, got ${priority}`,
     );
   }
   if (policy !== 'round-robin' && policy !== 'fifo')
-    throw new MachError('KERN_INVALID_VALUE', `unknown policy "${String(policy)}"`);
+    throw new MachError('KERN_INVALID_ARGUMENT', `unknown policy "${String(policy)}"`);
   t.priority = priority;
   t.policy = policy;
   t.task.host.scheduler.kick();
@@ -134,7 +138,9 @@ export function terminateThread(t: Thread): void {
   cancel?.();
   t.send({ type: 'TERMINATE', reason: 'terminated' });
   host.scheduler.remove(t);
-  if (!t.port.dead) host.ipc.destroy(host.kernelSpace, host.kernelSpace.byPort.get(t.port)!.name);
+  // A thread port that migrated away is no longer the kernel's to destroy.
+  const portEntry = host.kernelSpace.byPort.get(t.port);
+  if (!t.port.dead && portEntry && host.up) host.ipc.destroy(host.kernelSpace, portEntry.name);
   if (host.world.trace.enabled)
     host.world.trace.emit('thread.exit', { host: host.name, thread: t.name });
   const task = t.task;

@@ -36,7 +36,7 @@ export class Thread {
     readonly id: number,
     readonly task: Task,
     readonly state: ThreadState,
-    readonly port: Port,
+    public port: Port,
     suspended: boolean,
   ) {
     this.actor = createActor(threadMachine, {

@@ -7,7 +7,8 @@ declare module '../world/trace.ts' {
     'task.resume': { host: string; task: string; count: number };
     'task.exit': { host: string; task: string; status: number; reason: string };
     'thread.create': { host: string; thread: string };
-    'thread.exception': { host: string; thread: string; kind: string; detail: string };
+    /** `exception` is the ExceptionKind (a field named `kind` would overwrite the event's kind). */
+    'thread.exception': { host: string; thread: string; exception: string; detail: string };
     'thread.exit': { host: string; thread: string };
   }
 }

@@ -1,0 +1,213 @@
+import { type Actor, createActor } from 'xstate';
+import type { Cluster } from '../cluster.ts';
+import type { Task } from '../kernel/task.ts';
+import {
+  type MigrationTimeouts,
+  migrationClient,
+  type PhaseRecord,
+} from '../machines/migrationClient.ts';
+import type { NetmsgInstallation } from '../netmsg/install.ts';
+import { MachError } from '../protocol/errors.ts';
+import { STRATEGIES, type Strategy } from '../protocol/migration.ts';
+import { wireTimeMs } from '../world/profiles.ts';
+import { type ClientState, clientIo } from './client.ts';
+import './traceEvents.ts';
+
+export interface MigrateOptions {
+  readonly strategy?: Strategy;
+  readonly timeouts?: Partial<MigrationTimeouts>;
+  /** Pre-copy: stop the rounds when at most this many pages are dirty (default 8) ... */
+  readonly precopyThreshold?: number;
+  /** ... or after this many rounds (default 5). */
+  readonly precopyMaxRounds?: number;
+  /** Pages per PAGES message (default 16). */
+  readonly batchPages?: number;
+}
+
+/** What a migration did, in virtual time (ms) and bytes. */
+export interface MigrationResult {
+  readonly task: string;
+  readonly from: string;
+  readonly to: string;
+  readonly strategy: Strategy;
+  readonly outcome: 'committed' | 'rolled-back' | 'unresolved';
+  readonly reason: string | null;
+  readonly failedStep: string | null;
+  readonly phases: readonly { step: string; start_ms: number; end_ms: number }[];
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly totalMs: number;
+  /** From suspension until the task ran again (at the destination, or at home after a rollback). */
+  readonly freezeMs: number;
+  readonly pagesMoved: number;
+  readonly bytes: number;
+  readonly remoteFaults: number;
+  readonly precopyRounds: number;
+  /** What the destination still depends on at the source (the memory server, for demand strategies). */
+  readonly residual: readonly string[];
+}
+
+export interface Migration {
+  readonly actor: Actor<typeof migrationClient>;
+  /** The result once the migration has ended (null while it runs). */
+  result(): MigrationResult | null;
+  onDone(cb: (r: MigrationResult) => void): void;
+}
+
+let sessions = 0;
+
+/**
+ * Migrates `task` to host `to` (reference/seed section 3). Throws a MachError, having changed
+ * nothing, for a task that is not running here, an unknown host, its own host, or a task already
+ * being migrated; every later failure ends in a rolled-back result instead.
+ */
+export function migrate(
+  cluster: Cluster,
+  netmsg: NetmsgInstallation,
+  task: Task,
+  to: string,
+  opts: MigrateOptions = {},
+): Migration {
+  const host = task.host;
+  const strategy = opts.strategy ?? 'eager';
+  if (!STRATEGIES.includes(strategy))
+    throw new MachError(
+      'KERN_INVALID_ARGUMENT',
+      `unknown strategy "${String(strategy)}" (known: ${STRATEGIES.join(', ')})`,
+    );
+  if (task.terminated || !host.tasks.has(task.id))
+    throw new MachError('KERN_INVALID_TASK', `task ${task.name} is not running on ${host.name}`);
+  if (!cluster.hosts.has(to))
+    throw new MachError(
+      'KERN_INVALID_HOST',
+      `unknown host "${to}" (hosts: ${[...cluster.hosts.keys()].join(', ')})`,
+    );
+  if (to === host.name)
+    throw new MachError('KERN_INVALID_ARGUMENT', `task ${task.name} is already on ${to}`);
+  if (migrating.has(task))
+    throw new MachError('KERN_FAILURE', `task ${task.name} is already being migrated`);
+  migrating.add(task);
+  const world = cluster.world;
+  const state: ClientState = {
+    host,
+    netmsg: netmsg.server(host.name),
+    task,
+    to,
+    strategy,
+    session: `${host.name}-${task.name}-${++sessions}`,
+    batchPages: opts.batchPages ?? 16,
+    space: host.ipc.createSpace(`${host.name}:migration-client:${task.name}`),
+    serverName: 0,
+    sessionName: 0,
+    suspendedByUs: false,
+    duplicate: null,
+    threads: [],
+    ports: [],
+    memoryServer: null,
+    inFlight: null,
+    transfer: { pages: 0, bytes: 0 },
+    precopyRound: 0,
+    resumedAt: null,
+  };
+  // Copying may take as long as the whole address space on the wire, three times over.
+  const link = cluster.network.link(host.name, to);
+  const maxBytes = task.memory.regionList().reduce((n, r) => n + r.size, 0);
+  const timeouts: MigrationTimeouts = {
+    lookUpMs: 2_000,
+    stepMs: 2_000,
+    copyMs: 5_000 + 3 * wireTimeMs(link, maxBytes),
+    statusRetryMs: 1_000,
+    statusAttempts: 30,
+    ...opts.timeouts,
+  };
+  const startMs = world.now();
+  const actor = createActor(migrationClient, {
+    clock: world.clock,
+    input: {
+      io: clientIo(state),
+      strategy,
+      timeouts,
+      precopyThreshold: opts.precopyThreshold ?? 8,
+      precopyMaxRounds: opts.precopyMaxRounds ?? 5,
+    },
+  });
+  let result: MigrationResult | null = null;
+  const listeners: ((r: MigrationResult) => void)[] = [];
+  actor.subscribe((snap) => {
+    if (snap.status !== 'done' || result !== null) return;
+    migrating.delete(task);
+    const c = snap.context;
+    const outcome =
+      snap.value === 'done'
+        ? 'committed'
+        : snap.value === 'unresolved'
+          ? 'unresolved'
+          : 'rolled-back';
+    const frozenAt = c.frozenAt ?? c.phases[0]?.start ?? startMs;
+    const resumed =
+      outcome === 'committed' ? (state.resumedAt ?? world.now()) : (c.resumedAt ?? world.now());
+    const pager = state.memoryServer?.pager;
+    const remoteFaults = pager ? pager.stats().requests : 0;
+    result = {
+      task: task.name,
+      from: host.name,
+      to,
+      strategy,
+      outcome,
+      reason: c.failure,
+      failedStep: c.failedStep,
+      phases: c.phases.map((p: PhaseRecord) => ({
+        step: p.step,
+        start_ms: p.start,
+        end_ms: p.end ?? world.now(),
+      })),
+      startMs,
+      endMs: world.now(),
+      totalMs: world.now() - startMs,
+      freezeMs: c.frozenAt === null ? 0 : resumed - frozenAt,
+      pagesMoved: state.transfer.pages,
+      bytes: state.transfer.bytes,
+      remoteFaults,
+      precopyRounds: c.precopyRounds,
+      residual:
+        outcome === 'committed' && pager
+          ? [`memory server on ${host.name} (${state.memoryServer!.pages} pages)`]
+          : [],
+    };
+    if (world.trace.enabled)
+      world.trace.emit('migration.end', {
+        task: task.name,
+        from: host.name,
+        to,
+        strategy,
+        outcome,
+        reason: c.failure ?? '',
+      });
+    for (const cb of listeners.splice(0)) cb(result);
+  });
+  if (world.trace.enabled)
+    world.trace.emit('migration.start', { task: task.name, from: host.name, to, strategy });
+  actor.start();
+  // Demand strategies keep moving pages after the commit: faults and bytes are read live.
+  const live = (): MigrationResult | null => {
+    if (result === null) return null;
+    const pager = state.memoryServer?.pager;
+    if (!pager) return result;
+    const st = pager.stats();
+    return {
+      ...result,
+      remoteFaults: st.requests,
+      bytes: state.transfer.bytes + st.supplied * task.memory.pageSize,
+    };
+  };
+  return {
+    actor,
+    result: live,
+    onDone(cb) {
+      if (result) cb(result);
+      else listeners.push(cb);
+    },
+  };
+}
+
+const migrating = new Set<Task>();
