@@ -17,20 +17,40 @@ describe('the xmach command', () => {
     expect(r.stdout).toContain('demo');
   });
 
-  it('runs the demo and reports consistent right accounting', () => {
+  it('runs the migration demo: every strategy commits, the cut one rolls back, outputs match', () => {
     const r = xmach('demo', '--seed', '3');
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('right accounting: consistent');
-    expect(r.stdout).toContain('final state "closed"');
+    for (const s of ['eager', 'precopy', 'demand', 'prepage', 'flush']) {
+      expect(r.stdout).toMatch(new RegExp(`== ${s}: committed`));
+    }
+    expect(r.stdout).toContain('== eager, network cut during the copy: rolled-back');
+    expect(r.stdout).not.toContain('DIFFERS');
   });
 
   it('prints the demo as one JSON document with --json', () => {
-    const r = xmach('demo', '--json');
+    const r = xmach('demo', '--json', '--strategy', 'demand');
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc.seed).toBe(1);
-    expect(doc.invariantViolations).toEqual([]);
-    expect(Array.isArray(doc.trace)).toBe(true);
+    expect(
+      doc.migrations.map((m: { strategy: string; committed: boolean }) => [
+        m.strategy,
+        m.committed,
+      ]),
+    ).toEqual([
+      ['demand', true],
+      ['eager', false],
+    ]);
+    for (const m of doc.migrations) {
+      expect(m.output_matches_reference).toBe(true);
+      expect(m.phases[0].step).toBe('lookUp');
+      expect(typeof m.freeze_ms).toBe('number');
+    }
+  });
+
+  it('still runs the IPC scenario with --ipc', () => {
+    const r = xmach('demo', '--ipc');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('right accounting: consistent');
   });
 
   it('rejects an unknown command with one line, a hint and exit status 2', () => {
@@ -39,6 +59,12 @@ describe('the xmach command', () => {
     expect(r.stderr).toBe(
       'xmach: unknown command "migrate-everything"\nhint: run `npx xmach --help` for usage\n',
     );
+  });
+
+  it('rejects an unknown strategy, naming it', () => {
+    const r = xmach('demo', '--strategy', 'teleport');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('unknown strategy "teleport"');
   });
 
   it('rejects an unknown flag and a bad value without a stack trace', () => {

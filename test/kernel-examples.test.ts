@@ -1,6 +1,7 @@
 /**
  * Every program in examples/ run as a task on a simulated host (the real kernel: scheduler,
  * pager, IPC, name service), printing exactly what the same computation gives in TypeScript.
+ * A new example makes the first test fail until it gets its own test here.
  */
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -80,6 +81,25 @@ function threadsOutput(workers: number, chunk: number): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * workset.s: fill `size` bytes with word i = i * 0x9e3779b1, then for `rounds` rounds rewrite one
+ * word every `step` bytes of the first `wset` (w = (w + round) ^ 0x5a5a), a line every `print`
+ * rounds, and a checksum of the working set.
+ */
+function worksetOutput(size: number, wset: number, rounds: number, print: number, step: number) {
+  const words = new Int32Array(size / 4);
+  for (let i = 0; i < words.length; i++) words[i] = Math.imul(i, 0x9e3779b1);
+  const lines: string[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (let off = 0; off < wset; off += step) words[off / 4] = (words[off / 4]! + r) ^ 0x5a5a;
+    if ((r + 1) % print === 0) lines.push(`round ${r + 1}`);
+  }
+  let h = 0x811c9dc5;
+  for (let i = 0; i < wset / 4; i++) h = Math.imul(h ^ words[i]!, 16777619);
+  lines.push(`checksum: 0x${hex8(h)}`);
+  return `${lines.join('\n')}\n`;
+}
+
 const ROUNDS = [1, 2, 3, 4, 5];
 const SERVER_OUTPUT = `server: ready\n${ROUNDS.map((n) => `server: ping ${n}\n`).join('')}server: done\n`;
 const CLIENT_OUTPUT = `${ROUNDS.map((n) => `client: ping ${n}\nclient: pong ${n * 10} (id 1100)\n`).join('')}client: done\n`;
@@ -100,6 +120,7 @@ describe('the examples on the kernel', () => {
       'pingpong-server.s',
       'primes.s',
       'threads.s',
+      'workset.s',
     ]);
   });
 
@@ -151,6 +172,24 @@ describe('the examples on the kernel', () => {
     });
     runToExit(cluster, task);
     expect(task.outputText).toBe(threadsOutput(3, 20_000));
+  });
+
+  it('workset.s fills 1 MiB, rewrites its 32 KiB working set 400 times, and prints the checksum', () => {
+    const { cluster, host } = oneHost();
+    const task = spawnSource(host, exampleSource('workset.s'), 'workset');
+    runToExit(cluster, task);
+    expect(task.outputText).toBe(worksetOutput(1 << 20, 32 << 10, 400, 100, 64));
+    expectCleanExit(task);
+  });
+
+  it('workset.s dense: the whole buffer is the working set', () => {
+    const { cluster, host } = oneHost();
+    const size = 256 << 10;
+    const task = spawnSource(host, exampleSource('workset.s'), 'workset', {
+      defines: { SIZE: size, WSET: size, ROUNDS: 12, PRINT: 4, STEP: 64 },
+    });
+    runToExit(cluster, task);
+    expect(task.outputText).toBe(worksetOutput(size, size, 12, 4, 64));
   });
 
   it.each([

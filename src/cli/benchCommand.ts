@@ -1,5 +1,7 @@
 import { ipcBenchmarks } from '../bench/ipcBench.ts';
 import type { BenchResult } from '../bench/measure.ts';
+import { migrationBenchmarks } from '../bench/migrationBench.ts';
+import { netmsgBenchmarks } from '../bench/netmsgBench.ts';
 import { parseFlags } from './args.ts';
 import { UsageError } from './errors.ts';
 
@@ -12,6 +14,8 @@ Measures each figure beside its baseline in the same run and reports the ratio.
 
 const SUITES: { prefix: string; run: () => BenchResult[] }[] = [
   { prefix: 'ipc.', run: ipcBenchmarks },
+  { prefix: 'netmsg.', run: netmsgBenchmarks },
+  { prefix: 'migration.', run: migrationBenchmarks },
 ];
 
 export function benchCommand(argv: string[]): number {
@@ -44,11 +48,11 @@ export function benchCommand(argv: string[]): number {
   const fmt = (v: number) =>
     Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3);
   console.log(
-    `${'name'.padEnd(28)} ${'value'.padStart(14)} ${'unit'.padEnd(8)} ${'baseline'.padEnd(20)} ${'baseline value'.padStart(14)} ${'ratio'.padStart(7)}`,
+    `${'name'.padEnd(34)} ${'value'.padStart(14)} ${'unit'.padEnd(12)} ${'baseline'.padEnd(20)} ${'baseline value'.padStart(14)} ${'ratio'.padStart(7)}`,
   );
   for (const r of results) {
     console.log(
-      `${r.name.padEnd(28)} ${fmt(r.value).padStart(14)} ${r.unit.padEnd(8)} ${(r.baseline?.name ?? '-').padEnd(20)} ${(r.baseline ? fmt(r.baseline.value) : '-').padStart(14)} ${(r.ratio === null ? '-' : r.ratio.toFixed(2)).padStart(7)}${r.note ? `  (${r.note})` : ''}`,
+      `${r.name.padEnd(34)} ${fmt(r.value).padStart(14)} ${r.unit.padEnd(12)} ${(r.baseline?.name ?? '-').padEnd(20)} ${(r.baseline ? fmt(r.baseline.value) : '-').padStart(14)} ${(r.ratio === null ? '-' : r.ratio.toFixed(2)).padStart(7)}${r.note ? `  (${r.note})` : ''}`,
     );
   }
   return 0;

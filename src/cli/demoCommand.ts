@@ -1,21 +1,33 @@
 import { runIpcDemo } from '../demo/ipcDemo.ts';
+import { demoJson, type MigrationDemo, runMigrationDemo } from '../demo/migrationDemo.ts';
+import { STRATEGIES, type Strategy } from '../protocol/migration.ts';
+import { HOST_PROFILES } from '../world/profiles.ts';
 import type { TraceEvent } from '../world/trace.ts';
 import { intFlag, parseFlags } from './args.ts';
+import { UsageError } from './errors.ts';
 
-export const DEMO_HELP = `xmach demo [--seed N] [--json]
+export const DEMO_HELP = `xmach demo [--seed N] [--strategy S] [--program FILE.s] [--json] [--ipc]
 
-Runs the built-in scenario on the simulated paper cluster (Pentium 90 + i486DX 33 on 10 Mbit/s
-Ethernet): a key-value server written as an XState machine, one client drained as an actor
-mailbox and one as a blocked receiver, a malformed request, an invalid name, and the server's exit
-on its no-senders notification. Prints a timeline in virtual time.
+The paper's scenario on the simulated cluster: a Pentium 90 (32 MB) and an i486DX 33 (8 MB) on
+10 Mbit/s Ethernet. A task that computes and prints is migrated mid-run from the Pentium to the
+i486 with each memory strategy, and once with the network cut during the copy, which rolls back
+to the duplicate. Prints the timeline of the seven steps in virtual time, a metrics table, and
+whether each run printed exactly what an unmigrated run prints.
 
-  --seed N   seed of the world (default 1); same seed, same trace
-  --json     print one JSON document instead of the timeline`;
+  --seed N          seed of the world (default 1); same seed, same run
+  --strategy S      only this strategy: ${STRATEGIES.join(', ')}
+  --program FILE.s  the program to migrate (default examples/primes.s)
+  --json            print {"migrations": [{"strategy", "committed", "phases", "freeze_ms",
+                    "total_ms", "bytes", "remote_faults", "output_matches_reference"}...]}
+  --ipc             the Mach IPC scenario instead (a key-value server as an XState machine)`;
 
 export function demoCommand(argv: string[]): number {
   const { values } = parseFlags('demo', argv, {
     seed: { type: 'string' },
+    strategy: { type: 'string' },
+    program: { type: 'string' },
     json: { type: 'boolean' },
+    ipc: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -23,22 +35,89 @@ export function demoCommand(argv: string[]): number {
     return 0;
   }
   const seed = intFlag('demo', 'seed', values.seed, 1);
-  const r = runIpcDemo(seed);
+  if (values.ipc) return ipcDemo(seed, values.json ?? false);
+  const strategy = values.strategy;
+  if (strategy !== undefined && !STRATEGIES.includes(strategy as Strategy)) {
+    throw new UsageError(
+      `demo: unknown strategy "${strategy}"`,
+      `--strategy takes one of ${STRATEGIES.join(', ')}`,
+    );
+  }
+  let demo: MigrationDemo;
+  try {
+    demo = runMigrationDemo({
+      seed,
+      ...(values.program ? { program: values.program } : {}),
+      ...(strategy ? { strategies: [strategy as Strategy] } : {}),
+    });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT')
+      throw new UsageError(
+        `demo: no such program file "${values.program}"`,
+        'examples are in examples/, e.g. examples/primes.s',
+      );
+    if (err.name === 'AssemblyError')
+      throw new UsageError(`demo: ${err.message}`, 'fix the program source');
+    throw e;
+  }
+  const ok = demo.runs.every((r) => r.outputMatches);
   if (values.json) {
-    console.log(JSON.stringify({ ...r, trace: r.trace }, null, 2));
+    console.log(JSON.stringify(demoJson(demo), null, 2));
+    return ok ? 0 : 1;
+  }
+  printDemo(demo);
+  return ok ? 0 : 1;
+}
+
+function printDemo(d: MigrationDemo): void {
+  const p = HOST_PROFILES;
+  console.log(`xmach demo: migrating a running task between the paper's hosts (seed ${d.seed})`);
+  console.log(
+    `hosts: pentium (${p.pentium90.description}) and i486 (${p.i486dx33.description}), 10 Mbit/s Ethernet`,
+  );
+  console.log(
+    `program: ${d.program}; unmigrated it runs ${d.referenceMs.toFixed(1)} ms; each run migrates it at ${d.migrateAtMs} ms\n`,
+  );
+  for (const r of d.runs) {
+    const res = r.result;
+    console.log(
+      `== ${r.label}: ${res.outcome}${res.reason ? ` (${res.failedStep}: ${res.reason})` : ''}`,
+    );
+    for (const ph of res.phases) {
+      console.log(
+        `   ${ph.step.padEnd(10)} ${ph.start_ms.toFixed(3).padStart(11)} -> ${ph.end_ms.toFixed(3).padStart(11)} ms`,
+      );
+    }
+    console.log(`   output ${r.outputMatches ? 'matches' : 'DIFFERS FROM'} the unmigrated run\n`);
+  }
+  console.log(
+    'strategy                             outcome      freeze ms   total ms      bytes  remote faults  output',
+  );
+  for (const r of d.runs) {
+    const res = r.result;
+    console.log(
+      `${r.label.padEnd(36)} ${res.outcome.padEnd(11)} ${res.freezeMs.toFixed(2).padStart(10)} ${res.totalMs.toFixed(2).padStart(10)} ${String(res.bytes).padStart(10)} ${String(res.remoteFaults).padStart(14)}  ${r.outputMatches ? 'matches' : 'DIFFERS'}`,
+    );
+  }
+}
+
+function ipcDemo(seed: number, json: boolean): number {
+  const r = runIpcDemo(seed);
+  if (json) {
+    console.log(JSON.stringify(r, null, 2));
     return r.invariantViolations.length === 0 ? 0 : 1;
   }
-  console.log(`xmach demo (seed ${seed}): Mach IPC on host "pentium", virtual time in ms\n`);
+  console.log(`xmach demo --ipc (seed ${seed}): Mach IPC on host "pentium", virtual time in ms\n`);
   for (const e of r.trace) {
     const line = describe(e);
     if (line) console.log(`${e.time.toFixed(3).padStart(9)}  ${line}`);
   }
   console.log('\nreplies:');
-  for (const x of r.replies) {
+  for (const x of r.replies)
     console.log(
       `  ${x.client.padEnd(9)} ${JSON.stringify(x.request).padEnd(38)} -> ${JSON.stringify(x.reply)}`,
     );
-  }
   console.log(`\nrefused: ${r.refused.join('; ')}`);
   console.log(`server: ${r.served} served, ${r.rejected} rejected, final state "${r.serverState}"`);
   console.log(

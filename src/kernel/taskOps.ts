@@ -148,16 +148,21 @@ export function terminateThread(t: Thread): void {
     terminateTask(task, 0, 'last thread ended');
 }
 
+/** Tasks whose termination is under way (their last thread's end must not terminate them again). */
+const terminating = new WeakSet<Task>();
+
 /**
  * task_terminate: every thread stops, the port space is destroyed (peers see dead names and
- * no-senders), the address space is released, and the task port dies.
+ * no-senders), the address space is released, and the task port dies. The threads end first:
+ * their statecharts are children of the task's, and tell it when they are done.
  */
 export function terminateTask(task: Task, status: number, reason: string): void {
-  if (task.terminated) return;
+  if (task.terminated || terminating.has(task)) return;
+  terminating.add(task);
   const host = task.host;
   task.exit = { status, reason, time: host.world.now() };
-  task.send({ type: 'TERMINATE', status, reason });
   for (const t of task.threads) terminateThread(t);
+  task.send({ type: 'TERMINATE', status, reason });
   host.ipc.destroySpace(task.space);
   task.memory.destroy();
   const e = host.kernelSpace.byPort.get(task.port);

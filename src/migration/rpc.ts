@@ -3,6 +3,7 @@ import type { PortSpace } from '../actors/portSpace.ts';
 import { MachError } from '../protocol/errors.ts';
 import type { MessageItem, ReceivedMessage } from '../protocol/message.ts';
 import { type MigrationId, migrationRequest } from '../protocol/migration.ts';
+import { NotifyId } from '../protocol/notifications.ts';
 import { PortRight } from '../protocol/rights.ts';
 
 /**
@@ -34,13 +35,19 @@ export function call(
     if (e instanceof MachError) return fail(e.message);
     throw e;
   }
+  // The reply right used up without a reply (netmsg gave up on the request or the answer) comes
+  // back as a send-once notification: the exchange failed.
+  const answer = (m: ReceivedMessage) =>
+    m.id === NotifyId.SEND_ONCE
+      ? fail('no reply: the request or its answer was lost on the way')
+      : done(m);
   const m = ipc.receive(space, replyPort, {}, (r) => {
     if (space.active && space.lookup(replyPort) !== undefined) ipc.destroy(space, replyPort);
-    if (r.ok) done(r.message);
+    if (r.ok) answer(r.message);
     else fail(r.error.message);
   });
   if (m !== null) {
     ipc.destroy(space, replyPort);
-    done(m);
+    answer(m);
   }
 }
