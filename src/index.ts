@@ -10,11 +10,20 @@ export type { ReceiveOutcome, SendOutcome } from './actors/outcomes.ts';
 export type { PortSpace } from './actors/portSpace.ts';
 export { Cluster, type ClusterOptions } from './cluster.ts';
 export { Host } from './kernel/host.ts';
+export { spawn } from './kernel/loader.ts';
+export type { Task } from './kernel/task.ts';
 export { requestReplyClient } from './machines/requestReplyClient.ts';
 export { requestReplyServer } from './machines/requestReplyServer.ts';
+export {
+  type MigrateOptions,
+  type Migration,
+  type MigrationResult,
+  migrate,
+} from './migration/migrate.ts';
 export { dataOf, decodeData, encodeData, inlineData } from './protocol/codec.ts';
 export { isMachError, MachError } from './protocol/errors.ts';
 export type { MachMessage, MessageItem, ReceivedMessage } from './protocol/message.ts';
+export { STRATEGIES, type Strategy } from './protocol/migration.ts';
 export { decodeNotification, NotifyId } from './protocol/notifications.ts';
 export { KernReturn, MachMsgReturn, returnCodeName } from './protocol/returnCodes.ts';
 export {
@@ -25,6 +34,7 @@ export {
   PortType,
 } from './protocol/rights.ts';
 export { blockingCall, startClient, startServer } from './servers/requestReply.ts';
+export { AssemblyError, assemble } from './vm/assembler.ts';
 export { type Fault, FaultPlan } from './world/faults.ts';
 export { Network } from './world/network.ts';
 export { HOST_PROFILES, LINK_PROFILES, wireTimeMs } from './world/profiles.ts';
