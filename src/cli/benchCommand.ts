@@ -1,4 +1,5 @@
 import { ipcBenchmarks } from '../bench/ipcBench.ts';
+import { kernelBenchmarks } from '../bench/kernelBench.ts';
 import type { BenchResult } from '../bench/measure.ts';
 import { migrationBenchmarks } from '../bench/migrationBench.ts';
 import { netmsgBenchmarks } from '../bench/netmsgBench.ts';
@@ -12,10 +13,11 @@ Measures each figure beside its baseline in the same run and reports the ratio.
   --json         print {"results": [{"name", "value", "unit", "baseline", "ratio"}...]}
   --only PREFIX  run only the entries whose name starts with PREFIX (e.g. ipc.)`;
 
-const SUITES: { prefix: string; run: () => BenchResult[] }[] = [
-  { prefix: 'ipc.', run: ipcBenchmarks },
-  { prefix: 'netmsg.', run: netmsgBenchmarks },
-  { prefix: 'migration.', run: migrationBenchmarks },
+const SUITES: { prefixes: string[]; run: () => BenchResult[] }[] = [
+  { prefixes: ['ipc.'], run: ipcBenchmarks },
+  { prefixes: ['vm.', 'task.'], run: kernelBenchmarks },
+  { prefixes: ['netmsg.'], run: netmsgBenchmarks },
+  { prefixes: ['migration.'], run: migrationBenchmarks },
 ];
 
 export function benchCommand(argv: string[]): number {
@@ -30,12 +32,12 @@ export function benchCommand(argv: string[]): number {
   }
   const only = values.only;
   const suites = SUITES.filter(
-    (s) => only === undefined || s.prefix.startsWith(only) || only.startsWith(s.prefix),
+    (s) => only === undefined || s.prefixes.some((p) => p.startsWith(only) || only.startsWith(p)),
   );
   if (suites.length === 0)
     throw new UsageError(
       `bench: no benchmark matches "${only}"`,
-      `known prefixes: ${SUITES.map((s) => s.prefix).join(', ')}`,
+      `known prefixes: ${SUITES.flatMap((s) => s.prefixes).join(', ')}`,
     );
   const results: BenchResult[] = [];
   for (const s of suites) {
