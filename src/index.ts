@@ -15,6 +15,13 @@ export type { Task } from './kernel/task.ts';
 export { requestReplyClient } from './machines/requestReplyClient.ts';
 export { requestReplyServer } from './machines/requestReplyServer.ts';
 export {
+  HostManagers,
+  type ManagerOptions,
+  Managers,
+  type Pending,
+  startManagers,
+} from './managers/index.ts';
+export {
   type MigrateOptions,
   type Migration,
   type MigrationResult,
@@ -22,6 +29,14 @@ export {
 } from './migration/migrate.ts';
 export { dataOf, decodeData, encodeData, inlineData } from './protocol/codec.ts';
 export { isMachError, MachError } from './protocol/errors.ts';
+export type {
+  Location,
+  MigrateReply,
+  MigrationSummary,
+  ProcessReply,
+  ProcessStatus,
+  UserRequest,
+} from './protocol/managers.ts';
 export type { MachMessage, MessageItem, ReceivedMessage } from './protocol/message.ts';
 export { STRATEGIES, type Strategy } from './protocol/migration.ts';
 export { decodeNotification, NotifyId } from './protocol/notifications.ts';

@@ -3,7 +3,7 @@
  * suspend counts, task suspension and how it composes with thread suspension, thread_abort, and
  * reading and writing a thread's registers (thread_get_state / thread_set_state).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Task } from '../src/kernel/task.ts';
 import {
   abortThread,
@@ -12,6 +12,7 @@ import {
   resumeThread,
   suspendTask,
   suspendThread,
+  terminateTask,
   terminateThread,
 } from '../src/kernel/taskOps.ts';
 import type { Thread } from '../src/kernel/thread.ts';
@@ -155,6 +156,26 @@ describe('thread suspend counts', () => {
     expect(() => suspendThread(worker)).toThrow(/KERN_TERMINATED/);
     expect(() => resumeThread(worker)).toThrow(/KERN_TERMINATED/);
     expect(progresses(cluster, mainThread(task))).toBe(true);
+  });
+});
+
+describe('thread statecharts', () => {
+  it('run in their task actor system, and end before the task statechart does', () => {
+    const warn = vi.spyOn(console, 'warn');
+    const { cluster, host } = oneHost();
+    const task = spawnSource(host, TWO_SPINNERS);
+    runFor(cluster, 10);
+    const [main, worker] = task.threads as [Thread, Thread];
+    expect(main.actor.system).toBe(task.actor.system);
+    expect(worker.actor.system).toBe(task.actor.system);
+    const ended: string[] = [];
+    task.actor.subscribe({ complete: () => ended.push('task') });
+    main.actor.subscribe({ complete: () => ended.push('main') });
+    worker.actor.subscribe({ complete: () => ended.push('worker') });
+    terminateTask(task, 0, 'test');
+    expect(ended).toEqual(['main', 'worker', 'task']);
+    expect(warn).not.toHaveBeenCalled();
+    warn.mockRestore();
   });
 });
 

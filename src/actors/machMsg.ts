@@ -47,8 +47,12 @@ export interface ReceiveOptions {
   readonly maxSize?: number;
   /** MACH_RCV_LARGE: a too-large message stays queued instead of being destroyed. */
   readonly large?: boolean;
-  /** Called if the receive blocks, with a function that withdraws it (thread_abort). */
-  readonly onBlock?: (cancel: () => void) => void;
+  /**
+   * Called if the receive blocks, with a function that withdraws it (thread_abort). The function
+   * returns whether the receive was still waiting: false once a message (or the timeout) has been
+   * handed to it, whose completion is then on its way.
+   */
+  readonly onBlock?: (cancel: () => boolean) => void;
 }
 
 /** A name for error details: hex for integers, the raw value for garbage (NaN, strings, null). */
@@ -411,8 +415,10 @@ export function receive(
   }
   (waitOn.receivers ??= []).push(w);
   opts.onBlock?.(() => {
+    const waiting = waitOn.receivers?.includes(w) ?? false;
     if (w.timer) k.world.cancel(w.timer);
     if (waitOn.receivers) waitOn.receivers = waitOn.receivers.filter((x) => x !== w);
+    return waiting;
   });
   if (k.world.trace.enabled)
     k.world.trace.emit('ipc.block', {

@@ -33,6 +33,11 @@ export class Host {
   up = true;
   /** Incremented at each boot: lets servers tell a restarted host from the one they knew. */
   boots = 0;
+  /**
+   * The host's console: a send right in the kernel's space to the local user manager's console
+   * port (0: none). Tasks whose home console died continue their output here (console.ts).
+   */
+  consoleName = 0;
   /** Where frames from the network go (the netmsg server attaches here). */
   frameHandler: ((frame: Frame) => void) | null = null;
   private ids = 0;
@@ -57,6 +62,7 @@ export class Host {
     k.deliveryLatencyMs = (2000 / this.profile.instructionsPerSecond) * 1000;
     this.ipc = k;
     this.kernelSpace = k.createSpace(`${this.name}:kernel`);
+    this.consoleName = 0;
     this.scheduler = new Scheduler(this);
     this.scheduler.onStop = (t, stop) => this.onThreadStop(t, stop);
     this.names = new NameService(

@@ -156,6 +156,8 @@ function threadRoutine(t: Thread, routine: string, args: Record<string, unknown>
       t.state.regs.set(regs as number[]);
       t.state.pc = (args.pc as number) >>> 0;
       t.state.flags = (args.flags as number) & 15;
+      // The thread no longer stands on a backed-out trap (syscalls.ts, backOutOfKernel).
+      t.restart = null;
       return { code: 0 };
     }
     case 'thread_info':

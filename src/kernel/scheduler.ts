@@ -17,6 +17,8 @@ export class Scheduler {
   /** Longest slice between scheduling decisions, ms: bounds how late other events see the CPU. */
   sliceMs = 1;
   private busy = false;
+  /** The thread whose slice is in flight (its instructions ran, their effects are pending). */
+  private current: Thread | null = null;
   private pending = false;
   private nextTurn = 1;
   /** Called at the end of each slice with what stopped the thread; the kernel handles it. */
@@ -87,11 +89,13 @@ export class Scheduler {
     t.instructions += stop.executed;
     t.quantumLeft -= stop.executed;
     this.busy = true;
+    this.current = t;
     const host = this.host;
     host.world.schedule(
       (stop.executed / this.ips) * 1000,
       () => {
         this.busy = false;
+        this.current = null;
         if (!host.up) return;
         if (stop.reason === 'budget' && t.policy === 'round-robin' && t.quantumLeft <= 0)
           this.rotate(t);
@@ -100,6 +104,14 @@ export class Scheduler {
       },
       'sched.slice',
     );
+  }
+
+  /**
+   * The thread whose slice is in flight: its registers and memory are already past the slice,
+   * and what stopped it (a trap, a fault) is handled when the slice's time is up.
+   */
+  get running(): Thread | null {
+    return this.current;
   }
 
   /** Simulated CPU time a host has spent running threads is the sum of their instructions / speed. */

@@ -1,14 +1,16 @@
 import { MachError } from '../protocol/errors.ts';
 import type { ReceivedMessage } from '../protocol/message.ts';
 import type { PortRight } from '../protocol/rights.ts';
+import { INSTRUCTION_SIZE } from '../vm/isa.ts';
 import type { MemoryAccessFault } from '../vm/memory.ts';
 import { KERN, MACH_MSG_OPTION, SYS, setSyscallResult } from '../vm/syscalls.ts';
 import { createThreadState } from '../vm/thread.ts';
 import { raiseException } from './exceptions.ts';
 import type { Host } from './host.ts';
 import { parseSendBuffer, receivedSize, writeReceived } from './msgLayout.ts';
+import type { Task } from './task.ts';
 import { createThread, resumeThread, terminateTask, terminateThread } from './taskOps.ts';
-import type { Thread } from './thread.ts';
+import type { PendingSyscall, SyscallRestart, Thread } from './thread.ts';
 import { copyinBytes, copyoutBytes } from './userMemory.ts';
 
 /**
@@ -22,7 +24,10 @@ const MAX_CONSOLE_WRITE = 1 << 20;
 
 export function handleTrap(host: Host, t: Thread, number: number): void {
   const regs = t.state.regs;
-  const call = new Call(host, t);
+  const call = new Call(host, t, number);
+  // A call taken back out of the kernel (backOutOfKernel) and now re-executed.
+  const restart = t.restart?.call === number ? t.restart : null;
+  t.restart = null;
   switch (number) {
     case SYS.EXIT:
       terminateTask(t.task, regs[1]!, 'exit');
@@ -41,8 +46,10 @@ export function handleTrap(host: Host, t: Thread, number: number): void {
       return call.started('page');
     }
     case SYS.SLEEP: {
-      const ms = regs[1]!;
+      const ms =
+        restart?.kind === 'sleep' ? Math.max(0, restart.until - host.world.now()) : regs[1]!;
       if (ms < 0) return call.bad(`sleep of ${ms} ms`);
+      const until = host.world.now() + ms;
       t.timer = host.world.schedule(
         ms,
         () => {
@@ -50,6 +57,15 @@ export function handleTrap(host: Host, t: Thread, number: number): void {
           call.done(KERN.SUCCESS);
         },
         'thread.sleep',
+      );
+      // Backed out, the sleep keeps its wake-up time.
+      call.restartable(
+        () => {
+          if (t.timer) host.world.cancel(t.timer);
+          t.timer = null;
+          return true;
+        },
+        { call: number, kind: 'sleep', until },
       );
       return call.started('sleep');
     }
@@ -80,7 +96,7 @@ export function handleTrap(host: Host, t: Thread, number: number): void {
         return undefined;
       });
     case SYS.MACH_MSG:
-      return machMsg(host, t, call);
+      return machMsg(host, t, call, restart?.kind === 'receive');
     case SYS.NETNAME_CHECK_IN:
     case SYS.NETNAME_LOOK_UP:
       return netname(host, t, call, number);
@@ -89,26 +105,75 @@ export function handleTrap(host: Host, t: Thread, number: number): void {
   }
 }
 
-/** One system call in progress: completes at once, or blocks the thread until `done`. */
+/**
+ * One system call in progress: completes at once, or blocks the thread until `done`.
+ *
+ * While it blocks, the call says whether it can be taken back out of the kernel without a side
+ * effect (`restartable`): nothing it did is visible yet (pages being read for a console_write
+ * or a message to send, a sleep, a receive still waiting). Migration needs that: the wait lives
+ * in closures on this host, so a thread that moves must leave it behind and re-issue the call
+ * where it lands (backOutOfKernel). Once a call is past that point (a message taken off its
+ * queue and being copied out, a send waiting for queue room) it must be let finish.
+ */
 class Call {
-  /** Done, failed or interrupted: later completions are ignored and do nothing. */
+  /** Done, failed, interrupted or backed out: later completions are ignored and do nothing. */
   finished = false;
   private blocked = false;
+  /** Undoes the wait in progress; null past the point of no return. */
+  private undo: (() => boolean) | null = () => true;
+  private note: SyscallRestart | null = null;
+  /** Why the call cannot be backed out now (past its point of no return). */
+  private why = '';
+  /** What the thread shows of this call while it blocks (Thread.syscall). */
+  private pending: PendingSyscall | null = null;
 
   constructor(
     private readonly host: Host,
     private readonly t: Thread,
+    private readonly number: number,
   ) {}
 
   done(r0: number, r1?: number): void {
     if (this.finished || this.t.terminated) return;
     this.finished = true;
+    this.release();
     setSyscallResult(this.t.state.regs, r0, r1);
     if (this.blocked) {
       this.t.cancelWait = null;
       this.t.send({ type: 'WAKE' });
       this.host.scheduler.kick();
     }
+  }
+
+  /** From here the call can be backed out by `undo` (which says whether it could), and re-run. */
+  restartable(undo: () => boolean, note: SyscallRestart | null = null): void {
+    this.undo = undo;
+    this.note = note;
+  }
+
+  /** From here the call has effects that cannot be taken back (`why`): it must be let finish. */
+  committed(why: string): void {
+    this.undo = null;
+    this.why = why;
+  }
+
+  private release(): void {
+    if (this.t.syscall?.number === this.number && this.pending === this.t.syscall)
+      this.t.syscall = null;
+  }
+
+  private backOut(): boolean {
+    if (this.finished) return true;
+    if (this.undo === null || !this.undo()) return false;
+    const t = this.t;
+    this.finished = true;
+    this.release();
+    t.cancelWait = null;
+    t.restart = this.note;
+    // r0 still holds the call number (results are written only on completion): back onto the trap.
+    t.state.pc = (t.state.pc - INSTRUCTION_SIZE) >>> 0;
+    if (this.blocked) t.send({ type: 'ABORT' });
+    return true;
   }
 
   /** Runs a call that either returns a value (r0 = KERN_SUCCESS, r1 = value) or throws. */
@@ -131,12 +196,19 @@ class Call {
     if (this.finished || this.blocked || this.t.terminated) return;
     this.blocked = true;
     if (this.t.cancelWait === null) this.t.cancelWait = () => this.done(interrupted);
+    this.pending = {
+      number: this.number,
+      backOut: () => this.backOut(),
+      why: () => this.why,
+    };
+    this.t.syscall = this.pending;
     this.t.send({ type: 'WAIT', reason });
   }
 
   bad(detail: string): void {
     if (this.finished) return;
     this.finished = true;
+    this.release();
     raiseException(this.host, this.t, 'bad_syscall', detail);
   }
 }
@@ -145,8 +217,11 @@ function describeFault(f: MemoryAccessFault): string {
   return `at 0x${(f.address >>> 0).toString(16)} is ${f.kind === 'unmapped' ? 'not mapped' : 'not accessible'}`;
 }
 
-/** mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, notify). */
-function machMsg(host: Host, t: Thread, call: Call): void {
+/**
+ * mach_msg(msg, option, send_size, rcv_size, rcv_name, timeout, notify). `receiveOnly`: the call
+ * is re-executed after being backed out of its receive, its send part already done.
+ */
+function machMsg(host: Host, t: Thread, call: Call, receiveOnly = false): void {
   const regs = t.state.regs;
   const addr = regs[1]! >>> 0;
   const option = regs[2]!;
@@ -158,6 +233,8 @@ function machMsg(host: Host, t: Thread, call: Call): void {
   const receivePart = () => {
     if (!(option & MACH_MSG_OPTION.RCV_MSG)) return call.done(KERN.SUCCESS);
     const deliver = (m: ReceivedMessage) => {
+      // The message is off its queue: the call can only finish now.
+      call.committed('a message it received is being copied out');
       const size = receivedSize(m);
       const out = new Uint8Array(size);
       const oolAddresses = new Map<number, number>();
@@ -184,6 +261,8 @@ function machMsg(host: Host, t: Thread, call: Call): void {
               cancel();
               call.done(0x10004005); // MACH_RCV_INTERRUPTED
             };
+            // Still waiting, the receive can be withdrawn and re-issued (without the send part).
+            call.restartable(cancel, { call: SYS.MACH_MSG, kind: 'receive' });
           },
         },
         (r) => (r.ok ? deliver(r.message) : call.done(r.error.code)),
@@ -195,7 +274,12 @@ function machMsg(host: Host, t: Thread, call: Call): void {
       call.done(e.code);
     }
   };
-  if (!(option & MACH_MSG_OPTION.SEND_MSG)) return receivePart();
+  if (!(option & MACH_MSG_OPTION.SEND_MSG) || receiveOnly) {
+    receivePart();
+    // A message taken at once may still be copying out into a page that is not in: wait for it.
+    call.started('page', 0x10004005); // MACH_RCV_INTERRUPTED
+    return;
+  }
   if (sendSize < 24 || sendSize > 1 << 20) return call.done(0x10000008); // MACH_SEND_MSG_TOO_SMALL
   copyinBytes(task.memory, addr, sendSize, (bytes) => {
     if (call.finished) return; // interrupted while the message's pages came in: nothing sent
@@ -227,7 +311,11 @@ function machMsg(host: Host, t: Thread, call: Call): void {
             },
           );
           if (sent) receivePart();
-          else call.started('message');
+          else {
+            // Waiting for room in the destination's queue: the message is the kernel's now.
+            call.committed('its message waits for room in a full queue');
+            call.started('message');
+          }
         } catch (e) {
           if (!(e instanceof MachError)) throw e;
           call.done(e.code);
@@ -283,4 +371,28 @@ function netname(host: Host, t: Thread, call: Call, number: number): void {
     });
   });
   call.started('page');
+}
+
+/**
+ * Takes every thread of `task` out of the system calls it is blocked in, so that what the task
+ * is comes down to its registers, memory and ports (migration moves exactly that): each blocked
+ * call is cancelled with no side effect and its thread set back on the trap, to re-issue the
+ * call when it runs again, on this host or another (with `Thread.restart` for what the call
+ * must remember). Returns null when no thread is in the kernel any more; otherwise, having
+ * backed out what it could, says which thread cannot be taken out yet and why: its CPU slice is
+ * still in flight, or its call is past the point of no return. Call it on a suspended task,
+ * and again a little later while it returns a reason.
+ */
+export function backOutOfKernel(task: Task): string | null {
+  const running = task.host.scheduler.running;
+  if (running !== null && running.task === task)
+    return `thread ${running.name} is in the middle of a CPU slice`;
+  let busy: string | null = null;
+  for (const t of task.threads) {
+    if (t.terminated || t.syscall === null) continue;
+    const call = t.syscall;
+    if (!call.backOut())
+      busy ??= `thread ${t.name} is in system call ${call.number}, which cannot be backed out: ${call.why()}`;
+  }
+  return busy;
 }

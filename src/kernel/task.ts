@@ -3,6 +3,7 @@ import type { Port } from '../actors/port.ts';
 import type { PortSpace } from '../actors/portSpace.ts';
 import { type TaskEvent, taskMachine } from '../machines/task.ts';
 import type { AddressSpace } from '../memory/addressSpace.ts';
+import { type ConsoleBinding, consoleWrite } from './console.ts';
 import type { Host } from './host.ts';
 import type { Thread } from './thread.ts';
 
@@ -23,6 +24,11 @@ export class Task {
   /** Console output, in order, as the program wrote it. */
   readonly output: string[] = [];
   exit: TaskExit | null = null;
+  /**
+   * Where console output goes besides `output`: a console send right in the task's space, to the
+   * user manager of its home host (see console.ts). Null: output stays in `output` only.
+   */
+  console: ConsoleBinding | null = null;
   /** Name of the task's own task port in its space (mach_task_self). */
   selfName = 0;
   private readonly exitListeners: ((t: Task) => void)[] = [];
@@ -66,6 +72,7 @@ export class Task {
     const world = this.host.world;
     if (world.trace.enabled)
       world.trace.emit('task.output', { host: this.host.name, task: this.name, text });
+    if (this.console !== null) consoleWrite(this, text);
   }
 
   get outputText(): string {

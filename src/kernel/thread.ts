@@ -5,6 +5,29 @@ import type { ThreadState } from '../vm/thread.ts';
 import type { ScheduledEvent } from '../world/eventQueue.ts';
 import type { Task } from './task.ts';
 
+/** A system call a thread is blocked in. */
+export interface PendingSyscall {
+  /** The call's number (r0 at the trap). */
+  readonly number: number;
+  /**
+   * Cancels the call with no side effect and sets the thread back on its trap instruction, so
+   * that running it again re-issues the call. Returns false when the call is past the point
+   * where that is possible (a message already taken off its queue and being copied out): it
+   * completes shortly, try again then.
+   */
+  backOut(): boolean;
+  /** Why it cannot be backed out, when backOut() says so. */
+  why(): string;
+}
+
+/**
+ * What a backed-out system call carries to its re-execution: a sleep keeps its wake-up time, a
+ * mach_msg whose send part was done only receives. Plain data, so it travels with migration.
+ */
+export type SyscallRestart =
+  | { readonly call: number; readonly kind: 'sleep'; readonly until: number }
+  | { readonly call: number; readonly kind: 'receive' };
+
 /** Scheduling policies (Mach 3's POLICY_TIMESHARE round robin and POLICY_FIFO). */
 export type SchedulingPolicy = 'round-robin' | 'fifo';
 
@@ -31,6 +54,13 @@ export class Thread {
   cancelWait: (() => void) | null = null;
   /** Name of this thread's port in its task's space (thread_self). */
   selfName = 0;
+  /** The system call the thread is blocked in, if any (see syscalls.ts, backOutOfKernel). */
+  syscall: PendingSyscall | null = null;
+  /**
+   * Set when a blocked system call was taken back out of the kernel (the pc is on its trap
+   * again): what the call must remember when the trap runs again, here or on another host.
+   */
+  restart: SyscallRestart | null = null;
 
   constructor(
     readonly id: number,

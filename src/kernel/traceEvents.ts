@@ -10,6 +10,8 @@ declare module '../world/trace.ts' {
     /** `exception` is the ExceptionKind (a field named `kind` would overwrite the event's kind). */
     'thread.exception': { host: string; thread: string; exception: string; detail: string };
     'thread.exit': { host: string; thread: string };
+    /** A task's console was rebound to its host's console (its home's died); writes replayed. */
+    'console.redirect': { host: string; task: string; from: string; replayed: number };
   }
 }
 

@@ -38,6 +38,8 @@ export interface MigrationClientIo {
   restore(done: () => void, fail: (reason: string) => void): void;
   commit(done: (state: SessionState) => void, fail: (reason: string) => void): void;
   status(done: (state: SessionState) => void, fail: (reason: string) => void): void;
+  /** In doubt, with the destination still prepared: asks it to abort; reports what it decided. */
+  abort(done: (state: SessionState) => void, fail: (reason: string) => void): void;
   /** After the commit point: the source's remains go; the destination runs the task. */
   finish(done: () => void, fail: (reason: string) => void): void;
   rollBack(done: () => void, fail: (reason: string) => void): void;
@@ -121,6 +123,7 @@ export const migrationClient = setup({
     restoreState: step((io, d, f) => io.restore(d, f)),
     commitMigration: step((io, d, f) => io.commit(d, f)),
     askStatus: step((io, d, f) => io.status(d, f)),
+    abortSession: step((io, d, f) => io.abort(d, f)),
     finishAtSource: step((io, d, f) => io.finish(d, f)),
     rollBack: step((io, d, f) => io.rollBack(d, f)),
   },
@@ -134,6 +137,8 @@ export const migrationClient = setup({
     answeredCommitted: ({ event }) => event.type === 'STEP.DONE' && event.value === 'committed',
     answeredInDoubt: ({ event }) =>
       event.type === 'STEP.DONE' && (event.value === 'prepared' || event.value === 'receiving'),
+    answeredAborted: ({ event }) =>
+      event.type === 'STEP.DONE' && (event.value === 'aborted' || event.value === 'unknown'),
     attemptsLeft: ({ context }) => context.statusAttempts < context.timeouts.statusAttempts,
   },
   actions: {
@@ -346,14 +351,15 @@ export const migrationClient = setup({
       },
       after: { stepTimeout: 'inDoubt' },
     },
-    // The answer to COMMIT was lost: ask until the destination says what it decided.
+    // The answer to COMMIT was lost: ask until the destination says what it decided. (It asks
+    // the session's port, or the migration server's, looked up again if the host restarted.)
     inDoubt: {
       entry: 'countStatusAttempt',
       invoke: { src: 'askStatus', input: ({ context }) => ({ io: context.io }) },
       on: {
         'STEP.DONE': [
           { guard: 'answeredCommitted', target: 'committed', actions: 'markCommitted' },
-          { guard: 'answeredInDoubt', target: 'waitingToAsk' },
+          { guard: 'answeredInDoubt', target: 'cancelling' },
           {
             target: 'rollingBack',
             actions: {
@@ -361,6 +367,31 @@ export const migrationClient = setup({
               params: { step: 'commit', why: 'the destination did not commit' },
             },
           },
+        ],
+        'STEP.FAILED': 'waitingToAsk',
+      },
+      after: { stepTimeout: 'waitingToAsk' },
+    },
+    // Still prepared after COMMIT: the COMMIT was lost (a later request overtook nothing). Ask
+    // the destination to abort; it decides once, so whichever of COMMIT and ABORT it saw first
+    // wins, and its answer says which (presumed abort).
+    cancelling: {
+      invoke: { src: 'abortSession', input: ({ context }) => ({ io: context.io }) },
+      on: {
+        'STEP.DONE': [
+          { guard: 'answeredCommitted', target: 'committed', actions: 'markCommitted' },
+          {
+            guard: 'answeredAborted',
+            target: 'rollingBack',
+            actions: {
+              type: 'recordFailure',
+              params: {
+                step: 'commit',
+                why: 'COMMIT was lost: the destination aborted the session',
+              },
+            },
+          },
+          { target: 'waitingToAsk' },
         ],
         'STEP.FAILED': 'waitingToAsk',
       },

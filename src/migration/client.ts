@@ -1,5 +1,7 @@
 import type { PortSpace } from '../actors/portSpace.ts';
+import { consoleState } from '../kernel/console.ts';
 import type { Host } from '../kernel/host.ts';
+import { backOutOfKernel } from '../kernel/syscalls.ts';
 import type { Task } from '../kernel/task.ts';
 import {
   createTask,
@@ -8,6 +10,7 @@ import {
   suspendTask,
   terminateTask,
 } from '../kernel/taskOps.ts';
+import type { Thread } from '../kernel/thread.ts';
 import type { MigrationClientIo } from '../machines/migrationClient.ts';
 import { DEFAULT_PAGER_TIMING, diskTimeMs } from '../machines/pager.ts';
 import { dataPages } from '../memory/dataPages.ts';
@@ -23,10 +26,16 @@ import {
   type Strategy,
   type ThreadDescription,
 } from '../protocol/migration.ts';
-import { Disposition } from '../protocol/rights.ts';
+import { Disposition, PortRight, PortType } from '../protocol/rights.ts';
 import { copyThreadState } from '../vm/thread.ts';
 import { describePorts, describeRegions, describeThreads } from './describe.ts';
-import { MEMORY_SERVER_TIMING, type MemoryServer, startMemoryServer } from './memoryServer.ts';
+import {
+  MEMORY_SERVER_TIMING,
+  type MemoryServer,
+  retireMemoryServer,
+  retireWhenUnused,
+  startMemoryServer,
+} from './memoryServer.ts';
 import { sendPages, type TransferStats } from './pageTransfer.ts';
 import { call } from './rpc.ts';
 import { MIGRATION_SERVER_NAME } from './server.ts';
@@ -57,6 +66,10 @@ export interface ClientState {
 }
 
 const TASK = 'task';
+/** How often the suspend step looks again at a task still inside the kernel (ms). */
+const SETTLE_POLL_MS = 0.1;
+/** How long it waits for a call past its point of no return to finish before giving up (ms). */
+const SETTLE_LIMIT_MS = 500;
 
 export function clientIo(s: ClientState): MigrationClientIo {
   const ipc = s.host.ipc;
@@ -75,10 +88,25 @@ export function clientIo(s: ClientState): MigrationClientIo {
       try {
         suspendTask(s.task);
         s.suspendedByUs = true;
-        done();
       } catch (e) {
-        fail((e as Error).message);
+        return fail((e as Error).message);
       }
+      // Suspended, the task may still be inside the kernel: a CPU slice whose trap is handled
+      // when its time is up, threads blocked in system calls whose waits live in closures here.
+      // They are taken out (each blocked call backed out onto its trap, to be re-issued where
+      // the thread runs next) before anything is read off the task.
+      const since = world.now();
+      const settle = () => {
+        if (!s.space.active) return; // the migration ended meanwhile
+        if (s.task.terminated)
+          return fail(`task ${s.task.name} ended before it could be suspended`);
+        const busy = backOutOfKernel(s.task);
+        if (busy === null) return done();
+        if (world.now() - since >= SETTLE_LIMIT_MS)
+          return fail(`task ${s.task.name} cannot leave the kernel: ${busy}`);
+        world.schedule(SETTLE_POLL_MS, settle, 'migration.settle');
+      };
+      settle();
     },
     duplicate(done, fail) {
       const t = s.task;
@@ -154,7 +182,8 @@ export function clientIo(s: ClientState): MigrationClientIo {
         s.batchPages,
         s.transfer,
         () => done(mem.dirtyPages().length),
-        fail,
+        // The task may end while its pages are on their way (its memory goes with it).
+        (reason) => fail(s.task.terminated ? `task ${s.task.name} ended during pre-copy` : reason),
       );
     },
     copy(done, fail) {
@@ -211,6 +240,8 @@ export function clientIo(s: ClientState): MigrationClientIo {
         threads: s.threads,
         ports: s.ports,
         prefetch,
+        // The console binding's numbering (managers, section 4); its right moves at COMMIT.
+        console: consoleState(s.task),
       };
       call(
         ipc,
@@ -264,26 +295,16 @@ export function clientIo(s: ClientState): MigrationClientIo {
       );
     },
     status(done, fail) {
-      const dest =
-        s.sessionName > 0 && s.space.lookup(s.sessionName) ? s.sessionName : s.serverName;
-      call(
-        ipc,
-        s.space,
-        dest,
-        MigrationId.STATUS,
-        { session: s.session },
-        [],
-        (m) => {
-          const r = parseMigrationReply(m);
-          if (r.state === 'committed' && s.resumedAt === null) s.resumedAt = world.now();
-          done(r.state ?? 'unknown');
-        },
-        fail,
-      );
+      askDestination(s, MigrationId.STATUS, done, fail);
+    },
+    abort(done, fail) {
+      askDestination(s, MigrationId.ABORT, done, fail);
     },
     finish(done) {
       // The destination owns the task: what is left here (an emptied shell and the duplicate) goes.
       retire(s, `migrated to ${s.to}`);
+      // A memory server stays while the destination still maps it (the residual dependency).
+      if (s.memoryServer) retireWhenUnused(s.host, s.memoryServer);
       done();
     },
     rollBack(done) {
@@ -304,15 +325,89 @@ export function clientIo(s: ClientState): MigrationClientIo {
         }
       }
       putBackRights(s);
+      // Rights that went with a COMMIT that never arrived are gone: the task and its threads get
+      // fresh kernel ports, so that they stay controllable here.
+      renewKernelPorts(s);
       if (s.duplicate && !s.duplicate.terminated)
         terminateTask(s.duplicate, 0, 'migration rolled back');
-      s.memoryServer?.pager.stop();
+      if (s.memoryServer) retireMemoryServer(s.host, s.memoryServer);
       if (s.suspendedByUs && !s.task.terminated && s.task.suspendCount > 0) resumeTask(s.task);
       s.suspendedByUs = false;
       ipc.destroySpace(s.space);
       done();
     },
   };
+}
+
+/**
+ * In doubt after COMMIT: asks the destination (STATUS, or ABORT) about the session, through the
+ * session's port while it is alive, or else the migration server's port, looked up again when
+ * the old right died (netmsg gave up on the host, or it restarted).
+ */
+function askDestination(
+  s: ClientState,
+  id: typeof MigrationId.STATUS | typeof MigrationId.ABORT,
+  done: (state: SessionState) => void,
+  fail: (reason: string) => void,
+): void {
+  if (!s.space.active) return fail('the migration client is gone');
+  const usable = (name: number) => {
+    if (name <= 0) return false;
+    const e = s.space.lookup(name);
+    return e !== undefined && (e.bits & PortType.SEND) !== 0;
+  };
+  const ask = (dest: number) =>
+    call(
+      s.host.ipc,
+      s.space,
+      dest,
+      id,
+      { session: s.session },
+      [],
+      (m) => {
+        const r = parseMigrationReply(m);
+        if (r.state === 'committed' && s.resumedAt === null) s.resumedAt = s.host.world.now();
+        done(r.state ?? 'unknown');
+      },
+      fail,
+    );
+  if (usable(s.sessionName)) return ask(s.sessionName);
+  if (usable(s.serverName)) return ask(s.serverName);
+  s.netmsg.lookUp(MIGRATION_SERVER_NAME, s.to, s.space, (r) => {
+    if (!r.ok) return fail(`the migration server on ${s.to} cannot be reached: ${r.error.message}`);
+    if (!s.space.active) return;
+    for (const old of [s.serverName, s.sessionName])
+      if (old > 0 && s.space.lookup(old) !== undefined) s.host.ipc.deallocate(s.space, old);
+    s.sessionName = 0;
+    s.serverName = r.name;
+    ask(r.name);
+  });
+}
+
+/**
+ * After a rollback, a task or thread whose kernel port left with a COMMIT that was lost gets a
+ * fresh one (holders of the old port see a dead name), and its own send right (task_self,
+ * thread_self) is made again under its old name.
+ */
+function renewKernelPorts(s: ClientState): void {
+  const t = s.task;
+  if (t.terminated || !s.host.up) return;
+  const ipc = s.host.ipc;
+  const ks = s.host.kernelSpace;
+  const renew = (obj: Task | Thread, label: string, selfName: number) => {
+    if (!obj.port.dead && ks.byPort.has(obj.port)) return;
+    const kname = ipc.allocate(ks, PortRight.RECEIVE, label);
+    const port = ks.lookup(kname)!.port!;
+    port.kobject = obj;
+    obj.port = port;
+    s.host.serveKernelPort(kname);
+    const e = t.space.lookup(selfName);
+    if (e !== undefined && e.bits & PortType.DEAD_NAME) ipc.destroy(t.space, selfName);
+    if (t.space.lookup(selfName) === undefined)
+      ipc.insertRight(t.space, selfName, ks, kname, Disposition.MAKE_SEND);
+  };
+  renew(t, `task:${t.name}`, t.selfName);
+  for (const th of t.threads) if (!th.terminated) renew(th, `thread:${th.name}`, th.selfName);
 }
 
 /** Moves the task's rights into the client's space, in COMMIT order; remembers where each came from. */
@@ -390,12 +485,34 @@ function reinstall(s: ClientState, r: { kind: string; index: number }, name: num
       : p.kind === 'send'
         ? Disposition.MOVE_SEND
         : Disposition.MOVE_SEND_ONCE;
+  const sp = s.task.space;
+  // The name may still hold send references left behind (a receive right's own send rights, or
+  // send references beyond the one that moved). If they denote another port object than the
+  // right that came back (the port went over the network and came back as a new real port; the
+  // old one is netmsg's proxy for it, or dead), they are references to the same port all the
+  // same: they join the right under its name, as they were before it left.
+  let keep = 0;
+  const cur = sp.lookup(p.name);
+  if (cur !== undefined && d !== Disposition.MOVE_SEND_ONCE && cur.port !== e.port) {
+    keep = cur.bits & (PortType.SEND | PortType.DEAD_NAME) ? cur.urefs : 0;
+    ipc.destroy(sp, p.name);
+  }
   try {
-    ipc.insertRight(s.task.space, p.name, s.space, name, d);
+    ipc.insertRight(sp, p.name, s.space, name, d);
   } catch (err) {
     if (!(err instanceof MachError)) throw err;
-    // The name is taken again by its remaining send references: merge is what Mach would do.
-    if (d === Disposition.MOVE_SEND && e.bits) ipc.deallocate(s.space, name);
+    return; // the right dies with the client's space
+  }
+  if (keep > 0) {
+    if (d === Disposition.MOVE_RECEIVE) {
+      ipc.insertRight(sp, p.name, sp, p.name, Disposition.MAKE_SEND);
+      if (keep > 1) ipc.modRefs(sp, p.name, PortRight.SEND, keep - 1);
+    } else ipc.modRefs(sp, p.name, PortRight.SEND, keep);
+  }
+  // A receive right goes back into its port set (moving it out took it out of the set).
+  if (p.kind === 'receive' && p.set !== 0 && sp.lookup(p.set)?.bits !== undefined) {
+    const set = sp.lookup(p.set)!;
+    if (set.bits & PortType.PORT_SET) ipc.moveMember(sp, p.name, p.set);
   }
 }
 

@@ -35,6 +35,8 @@ export function describeThreads(task: Task): ThreadDescription[] {
       priority: t.priority,
       policy: t.policy,
       selfName: t.selfName,
+      // A call backed out of the kernel at suspension: re-issued at the destination.
+      restart: t.restart,
     }));
 }
 

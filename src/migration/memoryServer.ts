@@ -2,6 +2,8 @@ import type { Host } from '../kernel/host.ts';
 import type { PagerTiming } from '../machines/pager.ts';
 import type { AddressSpace } from '../memory/addressSpace.ts';
 import { dataPages } from '../memory/dataPages.ts';
+import { MachError } from '../protocol/errors.ts';
+import { Disposition, PortRight } from '../protocol/rights.ts';
 import { type RunningPager, startPager } from '../servers/pager.ts';
 import { readPages } from './pageTransfer.ts';
 
@@ -50,4 +52,34 @@ export function startMemoryServer(
     });
     done({ pager, pages: pages.length });
   });
+}
+
+/** Stops the memory server and releases everything it holds. */
+export function retireMemoryServer(host: Host, server: MemoryServer): void {
+  server.pager.stop();
+  // (After a crash of the host the space died with its kernel.)
+  const space = server.pager.space;
+  if (space.active && host.ipc.spaces.has(space)) host.ipc.destroySpace(space);
+}
+
+/**
+ * After a commit, the memory server serves the destination until nobody there maps it: when the
+ * last send right to its port goes (the migrated task ended and its kernel released the pager
+ * right), a no-senders notification retires it.
+ */
+export function retireWhenUnused(host: Host, server: MemoryServer): void {
+  const ipc = host.ipc;
+  const { space, port } = server.pager;
+  if (!space.active || !ipc.spaces.has(space)) return;
+  try {
+    const notify = ipc.allocate(space, PortRight.RECEIVE, `${space.label}.no-senders`);
+    ipc.requestNotification(space, port, 'no-senders', 0, notify, Disposition.MAKE_SEND_ONCE);
+    const m = ipc.receive(space, notify, {}, (r) => {
+      if (r.ok) retireMemoryServer(host, server);
+    });
+    if (m !== null) retireMemoryServer(host, server);
+  } catch (e) {
+    if (!(e instanceof MachError)) throw e;
+    retireMemoryServer(host, server);
+  }
 }

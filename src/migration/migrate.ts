@@ -2,6 +2,8 @@ import { type Actor, createActor } from 'xstate';
 import type { Cluster } from '../cluster.ts';
 import type { Task } from '../kernel/task.ts';
 import {
+  type MigrationClientIo,
+  type MigrationStep,
   type MigrationTimeouts,
   migrationClient,
   type PhaseRecord,
@@ -11,6 +13,7 @@ import { MachError } from '../protocol/errors.ts';
 import { STRATEGIES, type Strategy } from '../protocol/migration.ts';
 import { wireTimeMs } from '../world/profiles.ts';
 import { type ClientState, clientIo } from './client.ts';
+import { checkFaults, injectFaults, type MigrationFault } from './faultInjection.ts';
 import './traceEvents.ts';
 
 export interface MigrateOptions {
@@ -22,6 +25,8 @@ export interface MigrateOptions {
   readonly precopyMaxRounds?: number;
   /** Pages per PAGES message (default 16). */
   readonly batchPages?: number;
+  /** Faults to inject into this migration (tests, fault studies): see faultInjection.ts. */
+  readonly inject?: readonly MigrationFault[];
 }
 
 /** What a migration did, in virtual time (ms) and bytes. */
@@ -54,7 +59,8 @@ export interface Migration {
   onDone(cb: (r: MigrationResult) => void): void;
 }
 
-let sessions = 0;
+/** Sessions are numbered per world, so the same seed gives the same trace in any process. */
+const sessionCounts = new WeakMap<object, number>();
 
 /**
  * Migrates `task` to host `to` (reference/seed section 3). Throws a MachError, having changed
@@ -75,7 +81,12 @@ export function migrate(
       'KERN_INVALID_ARGUMENT',
       `unknown strategy "${String(strategy)}" (known: ${STRATEGIES.join(', ')})`,
     );
-  if (task.terminated || !host.tasks.has(task.id))
+  if (cluster.hosts.get(host.name) !== host)
+    throw new MachError(
+      'KERN_INVALID_TASK',
+      `task ${task.name} is on a host "${host.name}" that is not this cluster's`,
+    );
+  if (task.terminated || !host.up || host.tasks.get(task.id) !== task)
     throw new MachError('KERN_INVALID_TASK', `task ${task.name} is not running on ${host.name}`);
   if (!cluster.hosts.has(to))
     throw new MachError(
@@ -86,6 +97,8 @@ export function migrate(
     throw new MachError('KERN_INVALID_ARGUMENT', `task ${task.name} is already on ${to}`);
   if (migrating.has(task))
     throw new MachError('KERN_FAILURE', `task ${task.name} is already being migrated`);
+  if (opts.inject !== undefined) checkFaults(opts.inject);
+  checkOptions(opts);
   migrating.add(task);
   const world = cluster.world;
   const state: ClientState = {
@@ -94,7 +107,7 @@ export function migrate(
     task,
     to,
     strategy,
-    session: `${host.name}-${task.name}-${++sessions}`,
+    session: `${host.name}-${task.name}-${nextSession(cluster.world)}`,
     batchPages: opts.batchPages ?? 16,
     space: host.ipc.createSpace(`${host.name}:migration-client:${task.name}`),
     serverName: 0,
@@ -121,10 +134,16 @@ export function migrate(
     ...opts.timeouts,
   };
   const startMs = world.now();
+  const injection =
+    opts.inject && opts.inject.length > 0
+      ? injectFaults(cluster, state.session, host.name, to, opts.inject)
+      : null;
+  let io = tracedIo(clientIo(state), state);
+  if (injection) io = injection.wrap(io);
   const actor = createActor(migrationClient, {
     clock: world.clock,
     input: {
-      io: clientIo(state),
+      io,
       strategy,
       timeouts,
       precopyThreshold: opts.precopyThreshold ?? 8,
@@ -136,6 +155,7 @@ export function migrate(
   actor.subscribe((snap) => {
     if (snap.status !== 'done' || result !== null) return;
     migrating.delete(task);
+    injection?.stop();
     const c = snap.context;
     const outcome =
       snap.value === 'done'
@@ -211,3 +231,64 @@ export function migrate(
 }
 
 const migrating = new Set<Task>();
+
+/** Throws a MachError naming the first option out of range (a batch of 0 pages never ends). */
+function checkOptions(opts: MigrateOptions): void {
+  const bad = (what: string, v: unknown) => {
+    throw new MachError('KERN_INVALID_ARGUMENT', `${what}, got ${String(v)}`);
+  };
+  const int = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
+  if (opts.batchPages !== undefined && !int(opts.batchPages, 1))
+    bad('batchPages must be an integer >= 1', opts.batchPages);
+  if (opts.precopyMaxRounds !== undefined && !int(opts.precopyMaxRounds, 1))
+    bad('precopyMaxRounds must be an integer >= 1', opts.precopyMaxRounds);
+  if (opts.precopyThreshold !== undefined && !int(opts.precopyThreshold, 0))
+    bad('precopyThreshold must be an integer >= 0', opts.precopyThreshold);
+  for (const [k, v] of Object.entries(opts.timeouts ?? {})) {
+    if (
+      k === 'statusAttempts' ? !int(v, 1) : !(typeof v === 'number' && Number.isFinite(v) && v > 0)
+    )
+      bad(
+        `timeouts.${k} must be ${k === 'statusAttempts' ? 'an integer >= 1' : 'a finite number > 0'}`,
+        v,
+      );
+  }
+}
+
+/** The client's io, tracing each step as it starts (`migration.step`). */
+function tracedIo(io: MigrationClientIo, s: ClientState): MigrationClientIo {
+  const steps: [keyof MigrationClientIo, MigrationStep][] = [
+    ['lookUp', 'lookUp'],
+    ['suspend', 'suspend'],
+    ['duplicate', 'duplicate'],
+    ['create', 'create'],
+    ['precopyRound', 'precopy'],
+    ['copy', 'copy'],
+    ['restore', 'restore'],
+    ['commit', 'commit'],
+    ['finish', 'resume'],
+    ['rollBack', 'rollBack'],
+  ];
+  const out: MigrationClientIo = { ...io };
+  const world = s.host.world;
+  for (const [key, step] of steps) {
+    const original = io[key] as (...a: unknown[]) => void;
+    (out as unknown as Record<string, unknown>)[key] = (...a: unknown[]) => {
+      if (world.trace.enabled)
+        world.trace.emit('migration.step', {
+          host: s.host.name,
+          session: s.session,
+          task: s.task.name,
+          step,
+        });
+      original(...a);
+    };
+  }
+  return out;
+}
+
+function nextSession(world: object): number {
+  const n = (sessionCounts.get(world) ?? 0) + 1;
+  sessionCounts.set(world, n);
+  return n;
+}

@@ -1,19 +1,21 @@
-import { type Actor, createActor } from 'xstate';
-import { bindMailbox } from '../actors/mailbox.ts';
+import { type Actor, type AnyActorRef, createActor } from 'xstate';
+import { bindMailbox, type MachMessageEvent } from '../actors/mailbox.ts';
 import type { Host } from '../kernel/host.ts';
 import { createTask } from '../kernel/taskOps.ts';
 import { migrationServer } from '../machines/migrationServer.ts';
-import { migrationSession } from '../machines/migrationSession.ts';
+import { migrationSession, type SessionIo } from '../machines/migrationSession.ts';
 import type { NetmsgServer } from '../netmsg/server.ts';
 import { MachError } from '../protocol/errors.ts';
 import type { ReceivedMessage } from '../protocol/message.ts';
 import {
   type CreateRequest,
+  messageName,
   migrationReply,
   requestData,
   type SessionState,
 } from '../protocol/migration.ts';
 import { Disposition, PortRight } from '../protocol/rights.ts';
+import { destinationFaults } from './faultInjection.ts';
 import { sessionIo } from './session.ts';
 
 /** The name under which every host's migration server is checked in. */
@@ -26,6 +28,11 @@ export interface MigrationServerOptions {
   readonly lingerMs?: number;
   /** Fault injection: refuse a CREATE with this reason. */
   readonly refuseCreate?: (req: CreateRequest) => string | null;
+  /**
+   * Test switch, for the model-based suite's teeth test only: a deliberately broken rollback, in
+   * which an aborted session leaves its partial task alive instead of destroying it.
+   */
+  readonly keepPartialTaskOnAbort?: boolean;
 }
 
 export interface RunningMigrationServer {
@@ -46,7 +53,51 @@ export function startMigrationServer(
   const space = ipc.createSpace(`${host.name}:migration-server`);
   const port = ipc.allocate(space, PortRight.RECEIVE, `${host.name}:migration`);
   const sessions = new Map<string, SessionState>();
+  /** Sessions still open, by id: a request about one may come to the server's port. */
+  const live = new Map<string, Actor<typeof migrationSession>>();
   const actors: Actor<typeof migrationSession>[] = [];
+  const world = host.world;
+  /** Rights a request carried that nobody takes: destroyed (a reply right yields a notification). */
+  const discard = (m: ReceivedMessage, withReply: boolean) => {
+    const names = m.body.flatMap((i) => (i.type === 'port' && i.name > 0 ? [i.name] : []));
+    if (withReply && m.remotePort > 0) names.push(m.remotePort);
+    for (const n of names) if (space.active && space.lookup(n) !== undefined) ipc.destroy(space, n);
+  };
+  /**
+   * Every answer of this server and its sessions goes out here: traced, and lost instead when a
+   * fault injected into the session says so (faultInjection.ts). Returns whether to send it.
+   */
+  const answering = (m: ReceivedMessage, ok: boolean, state: SessionState): boolean => {
+    const session = sessionOf(m);
+    const message = messageName(m.id);
+    if (world.trace.enabled)
+      world.trace.emit('migration.reply', { host: host.name, session, message, ok, state });
+    if (destinationFaults(world, session)?.answering(message) !== 'lose') return true;
+    discard(m, true);
+    return false;
+  };
+  /**
+   * Every request of this server and its sessions comes in here: traced, then delivered to the
+   * statechart, or (injected faults) lost with its rights, or refused with `refuse`.
+   */
+  const screened = (
+    target: Actor<typeof migrationServer> | Actor<typeof migrationSession>,
+    refuse: (m: ReceivedMessage, reason: string) => void,
+  ): AnyActorRef =>
+    ({
+      getSnapshot: () => target.getSnapshot(),
+      send: (e: MachMessageEvent) => {
+        const m = e.message;
+        const session = sessionOf(m);
+        const message = messageName(m.id);
+        if (world.trace.enabled)
+          world.trace.emit('migration.received', { host: host.name, session, message });
+        const d = destinationFaults(world, session)?.received(message) ?? 'deliver';
+        if (d === 'lose') return discard(m, true);
+        if (typeof d === 'object') return refuse(m, d.refuse);
+        target.send(e);
+      },
+    }) as unknown as AnyActorRef;
   const reply = (
     m: ReceivedMessage,
     ok: boolean,
@@ -55,6 +106,7 @@ export function startMigrationServer(
     extra = [] as Parameters<typeof migrationReply>[3],
   ) => {
     if (m.remotePort === 0) return;
+    if (!answering(m, ok, state)) return;
     try {
       ipc.send(
         space,
@@ -70,15 +122,23 @@ export function startMigrationServer(
     try {
       req = requestData<CreateRequest>(m);
     } catch {
+      discard(m, false);
       return reply(m, false, 'unknown', 'CREATE data is malformed');
     }
+    // A refused CREATE keeps none of its rights (the memory server's pager right, if any).
     const invalid = checkCreate(req, host);
-    if (invalid) return reply(m, false, 'unknown', invalid);
+    if (invalid) {
+      discard(m, false);
+      return reply(m, false, 'unknown', invalid);
+    }
     const refused = opts.refuseCreate?.(req) ?? admission(req, host);
-    if (refused) return reply(m, false, 'unknown', refused);
+    if (refused) {
+      discard(m, false);
+      return reply(m, false, 'unknown', refused);
+    }
     const memory = host.memory.createAddressSpace(`${req.task}@${host.name}`);
+    let pagerRight = 0;
     try {
-      let pagerRight = 0;
       if (req.remotePager) {
         const item = m.body[1];
         if (item?.type !== 'port' || item.name <= 0)
@@ -100,21 +160,40 @@ export function startMigrationServer(
       });
     } catch (e) {
       memory.destroy();
-      if (e instanceof MachError)
+      if (e instanceof MachError) {
+        discard(m, false);
         return reply(m, false, 'unknown', `cannot build the address space: ${e.message}`);
+      }
       throw e;
     }
     const task = createTask(host, req.task, memory);
+    // The pager right (demand strategies) was ours to give the kernel: once the task is gone,
+    // nothing maps the memory server any more, and it may retire.
+    if (pagerRight !== 0) {
+      const vmSpace = host.memory.vm.space;
+      task.onExit(() => {
+        if (vmSpace.active && vmSpace.lookup(pagerRight) !== undefined)
+          ipc.deallocate(vmSpace, pagerRight);
+      });
+    }
     const sessionPort = ipc.allocate(
       space,
       PortRight.RECEIVE,
       `${host.name}:session:${req.session}`,
     );
     const target = { host, space, task, memory, sessionPort, prefetch: [] as number[] };
+    const base = sessionIo(target, () => {});
+    const io: SessionIo = {
+      ...base,
+      reply: (rm, ok, state, error) => {
+        if (answering(rm, ok, state)) base.reply(rm, ok, state, error);
+      },
+      ...(opts.keepPartialTaskOnAbort ? { destroyTask: () => {} } : {}),
+    };
     const actor = createActor(migrationSession, {
       clock: host.world.clock,
       input: {
-        io: sessionIo(target, () => {}),
+        io,
         idleMs: opts.idleMs ?? 30_000,
         lingerMs: opts.lingerMs ?? 30_000,
       },
@@ -128,7 +207,17 @@ export function startMigrationServer(
     });
     sessions.set(req.session, 'receiving');
     actors.push(actor);
-    bindMailbox(ipc, space, sessionPort, actor);
+    live.set(req.session, actor);
+    actor.subscribe({ complete: () => live.delete(req.session) });
+    bindMailbox(
+      ipc,
+      space,
+      sessionPort,
+      screened(actor, (rm, reason) => {
+        const v = String(actor.getSnapshot().value);
+        io.reply(rm, false, (v === 'closed' ? 'aborted' : v) as SessionState, reason);
+      }),
+    );
     actor.start();
     reply(m, true, 'receiving', undefined, [
       { type: 'port', name: sessionPort, disposition: Disposition.MAKE_SEND },
@@ -149,10 +238,26 @@ export function startMigrationServer(
           reply(m, true, sessions.get(session) ?? 'unknown');
         },
         reject: (m, reason) => reply(m, false, 'unknown', reason),
+        forwardToSession: (m) => {
+          // A client whose right to the session died (netmsg gave up on this host for a while)
+          // asks about it here: the session answers as if asked on its own port.
+          const actor = live.get(sessionOf(m));
+          if (actor) return actor.send({ type: 'mach.message', port: 0, message: m });
+          discard(m, false);
+          reply(m, false, sessions.get(sessionOf(m)) ?? 'unknown', 'no such open session');
+        },
       },
     },
   });
-  bindMailbox(ipc, space, port, actor);
+  bindMailbox(
+    ipc,
+    space,
+    port,
+    screened(actor, (m, reason) => {
+      discard(m, false);
+      reply(m, false, 'unknown', reason);
+    }),
+  );
   actor.start();
   netmsg.checkIn(MIGRATION_SERVER_NAME, space, port);
   return {
@@ -187,4 +292,14 @@ function admission(req: CreateRequest, host: Host): string | null {
     return `destination out of memory: the task has ${req.pages} pages of data, ${host.name} has ${frames} frames`;
   }
   return null;
+}
+
+/** The session a request names in its data ('' when it names none). */
+function sessionOf(m: ReceivedMessage): string {
+  try {
+    const d = requestData<{ session?: unknown }>(m);
+    return typeof d?.session === 'string' ? d.session : '';
+  } catch {
+    return '';
+  }
 }

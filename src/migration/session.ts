@@ -1,4 +1,5 @@
 import type { PortSpace } from '../actors/portSpace.ts';
+import { bindConsole } from '../kernel/console.ts';
 import type { Host } from '../kernel/host.ts';
 import type { Task } from '../kernel/task.ts';
 import {
@@ -8,7 +9,7 @@ import {
   suspendThread,
   terminateTask,
 } from '../kernel/taskOps.ts';
-import type { Thread } from '../kernel/thread.ts';
+import type { SyscallRestart, Thread } from '../kernel/thread.ts';
 import type { SessionIo } from '../machines/migrationSession.ts';
 import type { AddressSpace } from '../memory/addressSpace.ts';
 import { installPages } from '../memory/kernelAccess.ts';
@@ -76,6 +77,7 @@ export function sessionIo(t: SessionTarget, onClose: () => void): SessionIo {
           const th = createThread(task, state);
           th.priority = td.priority;
           th.policy = td.policy;
+          th.restart = validRestart(td.restart);
           ipc.destroy(task.space, th.selfName);
           return th;
         });
@@ -91,6 +93,9 @@ export function sessionIo(t: SessionTarget, onClose: () => void): SessionIo {
         if (e instanceof MachError) return `restore: ${e.message}`;
         throw e;
       }
+      // The console binding (section 4 managers): its right arrives with the others at COMMIT.
+      if (req.console !== undefined && !bindConsole(task, req.console))
+        return 'RESTORE: console binding is malformed';
       restored = req;
       t.prefetch = Array.isArray(req.prefetch) ? req.prefetch.filter(Number.isInteger) : [];
       return null;
@@ -218,4 +223,15 @@ function prefetch(memory: AddressSpace, pages: number[]): void {
     }
   };
   next();
+}
+
+/** A backed-out system call's note, as it arrived (anything malformed is dropped). */
+function validRestart(r: unknown): SyscallRestart | null {
+  if (r === null || typeof r !== 'object') return null;
+  const o = r as Record<string, unknown>;
+  if (!Number.isInteger(o.call)) return null;
+  if (o.kind === 'sleep' && typeof o.until === 'number' && Number.isFinite(o.until))
+    return { call: o.call as number, kind: 'sleep', until: o.until };
+  if (o.kind === 'receive') return { call: o.call as number, kind: 'receive' };
+  return null;
 }

@@ -123,7 +123,10 @@ function relay(S: NetmsgContext, rec: NetPortRecord, b: IpcBody): void {
       origin: b.origin,
       oseq: b.oseq,
     });
-  if (b.origin !== to && b.origin !== S.host && !rec.hinted.has(b.origin)) {
+  // The hint waits until the new home has installed the port (its 'moved' announcement came):
+  // before that, a message sent straight there could overtake the transfer and find no port.
+  const installed = rec.move === null || rec.move.getSnapshot().value !== 'transferring';
+  if (installed && b.origin !== to && b.origin !== S.host && !rec.hinted.has(b.origin)) {
     rec.hinted.add(b.origin);
     sendTo(S, b.origin, { k: 'moved', nid: rec.nid, home: to, gen: rec.gen });
   }
@@ -132,8 +135,9 @@ function relay(S: NetmsgContext, rec: NetPortRecord, b: IpcBody): void {
 
 function onMoved(S: NetmsgContext, from: string, b: Extract<NetBody, { k: 'moved' }>): void {
   const rec = S.records.get(b.nid);
-  if (rec === undefined)
-    return reject(S, from, 'unknown-port', `location of unknown port ${b.nid}`);
+  // A port this host does not know (it restarted since it held a right to it, and the new home
+  // still counted it as a holder): nothing to update, as for a `dead` notice.
+  if (rec === undefined) return;
   if (!S.knownHost(b.home)) return reject(S, from, 'malformed', `unknown host ${b.home}`);
   if (rec.port !== null || b.gen < rec.gen) return;
   rec.home = b.home;

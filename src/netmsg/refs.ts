@@ -83,6 +83,10 @@ export function applyDrops(S: NetmsgContext, rec: NetPortRecord): void {
 
 export function onXferDone(S: NetmsgContext, from: string, nid: string): void {
   const rec = S.records.get(nid);
+  // The port died before the confirmation came (its transfers' accounting died with it), or a
+  // message this host voided itself (after a sever) confirms transfers whose accounting the
+  // sever already reset: nothing is pending, and nothing is wrong.
+  if (rec?.dead || (from === S.host && rec !== undefined && rec.pendingXfers === 0)) return;
   if (rec === undefined || rec.pendingXfers === 0)
     return reject(S, from, 'unexpected', `transfer of ${nid} confirmed, but none is pending`);
   rec.pendingXfers--;

@@ -1,4 +1,6 @@
+import type { SyscallRestart } from '../kernel/thread.ts';
 import { dataOf, inlineData } from './codec.ts';
+import type { ConsoleState } from './managers.ts';
 import type { MachMessage, MessageItem, ReceivedMessage } from './message.ts';
 import { Disposition } from './rights.ts';
 
@@ -17,6 +19,14 @@ export const MigrationId = {
   STATUS: 4006,
 } as const;
 export type MigrationId = (typeof MigrationId)[keyof typeof MigrationId];
+/** A protocol request by name. */
+export type MigrationMessage = keyof typeof MigrationId;
+
+/** The name of a request id ('CREATE', ...), or `id <n>` for an id that is none. */
+export function messageName(id: number): string {
+  for (const [k, v] of Object.entries(MigrationId)) if (v === id) return k;
+  return `id ${id}`;
+}
 
 export type Strategy = 'eager' | 'precopy' | 'demand' | 'prepage' | 'flush';
 export const STRATEGIES: readonly Strategy[] = ['eager', 'precopy', 'demand', 'prepage', 'flush'];
@@ -57,6 +67,11 @@ export interface ThreadDescription {
   readonly policy: 'round-robin' | 'fifo';
   /** The thread port's name in the task's space (thread_self). */
   readonly selfName: number;
+  /**
+   * The system call the thread was blocked in, backed out onto its trap at suspension (pc is on
+   * the trap): what its re-execution must remember (kernel/thread.ts, SyscallRestart).
+   */
+  readonly restart?: SyscallRestart | null;
 }
 
 /** A name in the task's port space and what it denotes. */
@@ -75,6 +90,11 @@ export interface RestoreRequest {
   readonly ports: readonly PortDescription[];
   /** Pre-paging: pages the destination fetches ahead of the task, in order. */
   readonly prefetch?: readonly number[];
+  /**
+   * The task's console binding (reference/seed section 4, kernel/console.ts): its right moves at
+   * COMMIT like any other; this carries the numbering, so output stays in order and exactly once.
+   */
+  readonly console?: ConsoleState;
 }
 
 /** COMMIT carries the task's rights as body ports: first the task port's receive right, then
