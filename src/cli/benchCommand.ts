@@ -3,6 +3,9 @@ import { kernelBenchmarks } from '../bench/kernelBench.ts';
 import type { BenchResult } from '../bench/measure.ts';
 import { migrationBenchmarks } from '../bench/migrationBench.ts';
 import { netmsgBenchmarks } from '../bench/netmsgBench.ts';
+import { scaleBenchmarks } from '../bench/scaleBench.ts';
+import { wallBenchmarks } from '../bench/wallBench.ts';
+import { createProgress, progressAllowed } from './progress.ts';
 import { parseFlags } from './args.ts';
 import { UsageError } from './errors.ts';
 
@@ -13,11 +16,23 @@ Measures each figure beside its baseline in the same run and reports the ratio.
   --json         print {"results": [{"name", "value", "unit", "baseline", "ratio"}...]}
   --only PREFIX  run only the entries whose name starts with PREFIX (e.g. ipc.)`;
 
-const SUITES: { prefixes: string[]; run: () => BenchResult[] }[] = [
+const SUITES: { prefixes: string[]; run: (json: boolean) => BenchResult[] }[] = [
   { prefixes: ['ipc.'], run: ipcBenchmarks },
   { prefixes: ['vm.', 'task.'], run: kernelBenchmarks },
   { prefixes: ['netmsg.'], run: netmsgBenchmarks },
-  { prefixes: ['migration.'], run: migrationBenchmarks },
+  { prefixes: ['migration.sparse', 'migration.dense'], run: migrationBenchmarks },
+  { prefixes: ['migration.wall_'], run: wallBenchmarks },
+  {
+    prefixes: ['scale.'],
+    run: (json) => {
+      const bar = createProgress('scale', { enabled: !json && progressAllowed() });
+      try {
+        return scaleBenchmarks({ onProgress: (f, label) => bar.update(f, label) });
+      } finally {
+        bar.done();
+      }
+    },
+  },
 ];
 
 export function benchCommand(argv: string[]): number {
@@ -41,7 +56,7 @@ export function benchCommand(argv: string[]): number {
     );
   const results: BenchResult[] = [];
   for (const s of suites) {
-    for (const r of s.run()) if (only === undefined || r.name.startsWith(only)) results.push(r);
+    for (const r of s.run(values.json ?? false)) if (only === undefined || r.name.startsWith(only)) results.push(r);
   }
   if (values.json) {
     console.log(JSON.stringify({ results }, null, 2));

@@ -1,12 +1,21 @@
 import { runIpcDemo } from '../demo/ipcDemo.ts';
 import { demoJson, type MigrationDemo, runMigrationDemo } from '../demo/migrationDemo.ts';
+import { observeMigrations } from '../inspect/clusterHook.ts';
+import {
+  connectInspector,
+  DEFAULT_INSPECT_URL,
+  type InspectSession,
+} from '../inspect/inspector.ts';
 import { STRATEGIES, type Strategy } from '../protocol/migration.ts';
+import { reportFromDemo, writeReport } from '../report/index.ts';
 import { HOST_PROFILES } from '../world/profiles.ts';
 import type { TraceEvent } from '../world/trace.ts';
 import { intFlag, parseFlags } from './args.ts';
 import { UsageError } from './errors.ts';
+import { inspectorError, reportError } from './outputs.ts';
 
-export const DEMO_HELP = `xmach demo [--seed N] [--strategy S] [--program FILE.s] [--json] [--ipc]
+export const DEMO_HELP = `xmach demo [--seed N] [--strategy S] [--program FILE.s] [--json] [--report FILE.html]
+           [--inspect] [--ipc]
 
 The paper's scenario on the simulated cluster: a Pentium 90 (32 MB) and an i486DX 33 (8 MB) on
 10 Mbit/s Ethernet. A task that computes and prints is migrated mid-run from the Pentium to the
@@ -19,14 +28,22 @@ whether each run printed exactly what an unmigrated run prints.
   --program FILE.s  the program to migrate (default examples/primes.s)
   --json            print {"migrations": [{"strategy", "committed", "phases", "freeze_ms",
                     "total_ms", "bytes", "remote_faults", "output_matches_reference"}...]}
+  --report FILE.html  also write a self-contained HTML report: the timeline of each run's
+                    steps per host, and the strategies compared as charts (freeze, total, bytes)
+  --inspect         send the XState inspection events of the migrated runs to a Stately
+                    inspector over WebSocket
+  --inspect-url URL the inspector's WebSocket (default ${DEFAULT_INSPECT_URL}; implies --inspect)
   --ipc             the Mach IPC scenario instead (a key-value server as an XState machine)`;
 
-export function demoCommand(argv: string[]): number {
+export function demoCommand(argv: string[]): number | Promise<number> {
   const { values } = parseFlags('demo', argv, {
     seed: { type: 'string' },
     strategy: { type: 'string' },
     program: { type: 'string' },
     json: { type: 'boolean' },
+    report: { type: 'string' },
+    inspect: { type: 'boolean' },
+    'inspect-url': { type: 'string' },
     ipc: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -43,13 +60,54 @@ export function demoCommand(argv: string[]): number {
       `--strategy takes one of ${STRATEGIES.join(', ')}`,
     );
   }
-  let demo: MigrationDemo;
-  try {
-    demo = runMigrationDemo({
+  const inspectUrl = values['inspect-url'] ?? (values.inspect ? DEFAULT_INSPECT_URL : undefined);
+  if (inspectUrl === undefined) return finishDemo(runDemo(values, seed, strategy, null), values);
+  return (async () => {
+    let session: InspectSession;
+    try {
+      session = await connectInspector(inspectUrl);
+    } catch (e) {
+      throw inspectorError('demo', e);
+    }
+    let demo: MigrationDemo;
+    try {
+      demo = runDemo(values, seed, strategy, session);
+    } finally {
+      await session.close().catch((e) => {
+        throw inspectorError('demo', e);
+      });
+    }
+    if (!values.json)
+      console.error(`inspector: ${session.sent} inspection events sent to ${inspectUrl}`);
+    return finishDemo(demo, values);
+  })();
+}
+
+interface DemoFlags {
+  readonly program?: string | undefined;
+  readonly json?: boolean | undefined;
+  readonly report?: string | undefined;
+}
+
+function runDemo(
+  values: DemoFlags,
+  seed: number,
+  strategy: string | undefined,
+  session: InspectSession | null,
+): MigrationDemo {
+  const run = () =>
+    runMigrationDemo({
       seed,
       ...(values.program ? { program: values.program } : {}),
       ...(strategy ? { strategies: [strategy as Strategy] } : {}),
     });
+  try {
+    return session === null
+      ? run()
+      : observeMigrations((cluster, m) => {
+          session.attachCluster(cluster);
+          session.attachMigration(m);
+        }, run);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (err.code === 'ENOENT')
@@ -61,12 +119,23 @@ export function demoCommand(argv: string[]): number {
       throw new UsageError(`demo: ${err.message}`, 'fix the program source');
     throw e;
   }
+}
+
+function finishDemo(demo: MigrationDemo, values: DemoFlags): number {
+  if (values.report !== undefined) {
+    try {
+      writeReport(values.report, reportFromDemo(demo));
+    } catch (e) {
+      throw reportError('demo', values.report, e);
+    }
+  }
   const ok = demo.runs.every((r) => r.outputMatches);
   if (values.json) {
     console.log(JSON.stringify(demoJson(demo), null, 2));
     return ok ? 0 : 1;
   }
   printDemo(demo);
+  if (values.report !== undefined) console.log(`\nreport: ${values.report}`);
   return ok ? 0 : 1;
 }
 

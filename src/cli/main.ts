@@ -2,6 +2,8 @@ import { BENCH_HELP, benchCommand } from './benchCommand.ts';
 import { DEMO_HELP, demoCommand } from './demoCommand.ts';
 import { UsageError } from './errors.ts';
 import { EXEC_HELP, execCommand } from './execCommand.ts';
+import { EXPORT_HELP, exportCommand } from './exportCommand.ts';
+import { RUN_HELP, runCommand } from './runCommand.ts';
 
 const HELP = `xmach: Mach-style process migration as XState actors, on a deterministic simulated cluster
 
@@ -9,7 +11,9 @@ usage: npx xmach <command> [flags]
 
 commands:
   demo     run the built-in scenario on the simulated paper cluster (the main job)
+  run      run a scenario (hosts, network, programs, migrations, faults) from JSON or YAML
   exec     run one program (assembly source) as a task on a one-host cluster
+  export   write every statechart as XState JSON, Mermaid and SCXML
   bench    measure performance figures against baselines in the same run
   help     show this help, or a command's: npx xmach help <command>
 
@@ -23,6 +27,8 @@ const COMMANDS: Record<
 > = {
   demo: { run: demoCommand, help: DEMO_HELP },
   exec: { run: execCommand, help: EXEC_HELP },
+  run: { run: runCommand, help: RUN_HELP },
+  export: { run: exportCommand, help: EXPORT_HELP },
   bench: { run: benchCommand, help: BENCH_HELP },
 };
 
