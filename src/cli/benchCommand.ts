@@ -5,9 +5,9 @@ import { migrationBenchmarks } from '../bench/migrationBench.ts';
 import { netmsgBenchmarks } from '../bench/netmsgBench.ts';
 import { scaleBenchmarks } from '../bench/scaleBench.ts';
 import { wallBenchmarks } from '../bench/wallBench.ts';
-import { createProgress, progressAllowed } from './progress.ts';
 import { parseFlags } from './args.ts';
 import { UsageError } from './errors.ts';
+import { createProgress, progressAllowed } from './progress.ts';
 
 export const BENCH_HELP = `xmach bench [--json] [--only PREFIX]
 
@@ -56,7 +56,8 @@ export function benchCommand(argv: string[]): number {
     );
   const results: BenchResult[] = [];
   for (const s of suites) {
-    for (const r of s.run(values.json ?? false)) if (only === undefined || r.name.startsWith(only)) results.push(r);
+    for (const r of s.run(values.json ?? false))
+      if (only === undefined || r.name.startsWith(only)) results.push(r);
   }
   if (values.json) {
     console.log(JSON.stringify({ results }, null, 2));
