@@ -2,7 +2,11 @@ import { Host } from './kernel/host.ts';
 import type { Task } from './kernel/task.ts';
 import { createHostMemory } from './memory/hostMemory.ts';
 import { type MigrateOptions, type Migration, migrate } from './migration/migrate.ts';
-import { type RunningMigrationServer, startMigrationServer } from './migration/server.ts';
+import {
+  type MigrationServerOptions,
+  type RunningMigrationServer,
+  startMigrationServer,
+} from './migration/server.ts';
 import { installNetmsg, type NetmsgInstallation } from './netmsg/install.ts';
 import type { FaultPlan } from './world/faults.ts';
 import { Network } from './world/network.ts';
@@ -20,6 +24,8 @@ export interface ClusterOptions {
   readonly link?: LinkProfile;
   /** Host name to profile (or profile name). */
   readonly hosts?: Readonly<Record<string, HostProfile | string>>;
+  /** Options of every host's migration server (timeouts; test switches). */
+  readonly migrationServer?: MigrationServerOptions;
 }
 
 /**
@@ -32,8 +38,10 @@ export class Cluster {
   readonly hosts = new Map<string, Host>();
   readonly migrationServers = new Map<string, RunningMigrationServer>();
   private services: NetmsgInstallation | null = null;
+  private readonly serverOptions: MigrationServerOptions;
 
   constructor(opts: ClusterOptions = {}) {
+    this.serverOptions = opts.migrationServer ?? {};
     this.world = new World(opts.seed ?? 1);
     this.network = new Network(this.world, opts.link ?? LINK_PROFILES.ethernet10);
     this.network.onNodeDown((n) => this.hosts.get(n)?.crash());
@@ -83,8 +91,13 @@ export class Cluster {
       const services = installNetmsg({ world: this.world, network: this.network, hosts: plugs });
       this.services = services;
       const start = (h: Host) =>
-        this.migrationServers.set(h.name, startMigrationServer(h, services.server(h.name)));
+        this.migrationServers.set(
+          h.name,
+          startMigrationServer(h, services.server(h.name), this.serverOptions),
+        );
       for (const h of this.hosts.values()) start(h);
+      // The migration server and its sessions die with their host (their timers too).
+      this.network.onNodeDown((n) => this.migrationServers.get(n)?.stop());
       this.network.onNodeUp((n) => {
         const h = this.hosts.get(n);
         if (h) start(h);

@@ -1,3 +1,4 @@
+import { checkBenchmarks } from '../bench/checkBench.ts';
 import { ipcBenchmarks } from '../bench/ipcBench.ts';
 import { kernelBenchmarks } from '../bench/kernelBench.ts';
 import type { BenchResult } from '../bench/measure.ts';
@@ -22,6 +23,7 @@ const SUITES: { prefixes: string[]; run: (json: boolean) => BenchResult[] }[] = 
   { prefixes: ['netmsg.'], run: netmsgBenchmarks },
   { prefixes: ['migration.sparse', 'migration.dense'], run: migrationBenchmarks },
   { prefixes: ['migration.wall_'], run: wallBenchmarks },
+  { prefixes: ['check.'], run: checkBenchmarks },
   {
     prefixes: ['scale.'],
     run: (json) => {

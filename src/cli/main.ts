@@ -1,8 +1,10 @@
 import { BENCH_HELP, benchCommand } from './benchCommand.ts';
+import { CHECK_HELP, checkCommand } from './checkCommand.ts';
 import { DEMO_HELP, demoCommand } from './demoCommand.ts';
 import { UsageError } from './errors.ts';
 import { EXEC_HELP, execCommand } from './execCommand.ts';
 import { EXPORT_HELP, exportCommand } from './exportCommand.ts';
+import { FUZZ_HELP, fuzzCommand } from './fuzzCommand.ts';
 import { RUN_HELP, runCommand } from './runCommand.ts';
 
 const HELP = `xmach: Mach-style process migration as XState actors, on a deterministic simulated cluster
@@ -14,6 +16,8 @@ commands:
   run      run a scenario (hosts, network, programs, migrations, faults) from JSON or YAML
   exec     run one program (assembly source) as a task on a one-host cluster
   export   write every statechart as XState JSON, Mermaid and SCXML
+  check    run every model's paths against the real system (model-based tests)
+  fuzz     run the seeded fault campaign and check the invariants
   bench    measure performance figures against baselines in the same run
   help     show this help, or a command's: npx xmach help <command>
 
@@ -29,6 +33,8 @@ const COMMANDS: Record<
   exec: { run: execCommand, help: EXEC_HELP },
   run: { run: runCommand, help: RUN_HELP },
   export: { run: exportCommand, help: EXPORT_HELP },
+  check: { run: checkCommand, help: CHECK_HELP },
+  fuzz: { run: fuzzCommand, help: FUZZ_HELP },
   bench: { run: benchCommand, help: BENCH_HELP },
 };
 

@@ -157,7 +157,9 @@ const terminating = new WeakSet<Task>();
  * their statecharts are children of the task's, and tell it when they are done.
  */
 export function terminateTask(task: Task, status: number, reason: string): void {
-  if (task.terminated || terminating.has(task)) return;
+  // A task that died with its host (exit set by the crash) has nothing left to terminate: its
+  // space and memory went with that kernel, and the host may run a new one by now.
+  if (task.terminated || terminating.has(task) || task.exit !== null) return;
   terminating.add(task);
   const host = task.host;
   task.exit = { status, reason, time: host.world.now() };

@@ -9,7 +9,8 @@ import {
   terminateMessage,
 } from '../protocol/memoryObject.ts';
 import type { ReceivedMessage } from '../protocol/message.ts';
-import { MACH_PORT_QLIMIT_MAX, PortRight } from '../protocol/rights.ts';
+import { decodeNotification } from '../protocol/notifications.ts';
+import { MACH_PORT_QLIMIT_MAX, PortRight, PortType } from '../protocol/rights.ts';
 import { lockObject } from './flush.ts';
 import { releaseRights } from './releaseRights.ts';
 import type { VmKernel } from './vmKernel.ts';
@@ -35,6 +36,7 @@ export function ensurePager(vm: VmKernel, o: VmObject): boolean {
   o.control = ctl;
   vm.byControl.set(ctl, o);
   vm.listenOnControl(ctl);
+  watchPager(vm, o.pagerPort);
   vm.stats.inits++;
   return vm.send(initMessage(o.pagerPort, ctl, { object: o.pagerKey, pageSize: vm.pageSize }));
 }
@@ -102,8 +104,50 @@ export function sendTerminate(vm: VmKernel, o: VmObject): void {
   else if (!vm.dead && vm.space.active) vm.ipc.destroy(vm.space, ctl);
 }
 
+/** Asks to be told when the pager behind the send right `name` dies (once per name). */
+function watchPager(vm: VmKernel, name: number): void {
+  // (The default pager dies only with its host, and the kernel with it.)
+  if (vm.dead || name === vm.defaultPager || vm.watchedPagers.has(name)) return;
+  // Already dead: the data_request will not go out, and the fault fails then.
+  const e = vm.space.lookup(name);
+  if (e === undefined || !(e.bits & PortType.SEND)) return;
+  try {
+    vm.ipc.requestNotification(vm.space, name, 'dead-name', 0, vm.pagerDeathPort());
+    vm.watchedPagers.add(name);
+  } catch (err) {
+    if (!(err instanceof MachError)) throw err;
+    if (vm.watchedPagers.size === 0) vm.dropPagerDeathPort();
+  }
+}
+
+/**
+ * The pager behind `name` died: nothing will ever answer the page requests made to it, so the
+ * faults waiting on them fail with KERN_MEMORY_ERROR (the thread gets a memory exception), and
+ * later faults fail as their data_request cannot be sent.
+ */
+function onPagerDeath(vm: VmKernel, m: ReceivedMessage): void {
+  const n = decodeNotification(m);
+  if (n?.kind === 'dead-name') {
+    // The notification's own user reference on the dead name.
+    if (vm.space.active && vm.space.lookup(n.name) !== undefined)
+      vm.ipc.deallocate(vm.space, n.name);
+    for (const o of vm.byControl.values()) {
+      if (o.pagerPort !== n.name) continue;
+      for (const off of [...o.pending.keys()])
+        wake(o, off, new MachError('KERN_MEMORY_ERROR', `the pager of object ${o.id} died`));
+    }
+  }
+  // Dead, or given up by the kernel itself (port-deleted): no longer watched. The port goes
+  // with the last watch, so a kernel that maps no other pager has no more ports than before.
+  if (n?.kind === 'dead-name' || n?.kind === 'port-deleted') {
+    vm.watchedPagers.delete(n.name);
+    if (vm.watchedPagers.size === 0) vm.dropPagerDeathPort();
+  }
+}
+
 /** A message on a control port: the manager answering or commanding the kernel. */
 export function onControlMessage(vm: VmKernel, port: number, m: ReceivedMessage): void {
+  if (port !== 0 && port === vm.deathPort) return onPagerDeath(vm, m);
   const o = vm.byControl.get(port);
   const call = parseKernelCall(m);
   if ('malformed' in call) return reject(vm, m.id, call.malformed, call.rights);

@@ -1,6 +1,7 @@
 import type { IpcKernel } from '../actors/ipcKernel.ts';
 import type { PortSpace } from '../actors/portSpace.ts';
 import type { MachMessage } from '../protocol/message.ts';
+import { PortRight } from '../protocol/rights.ts';
 import type { World } from '../world/world.ts';
 import type { AddressSpace } from './addressSpace.ts';
 import { sendReturn, sendTerminate } from './pagerLink.ts';
@@ -55,6 +56,15 @@ export class VmKernel {
   dead = false;
   /** Delivers a control port's messages to the kernel (set by hostMemory). */
   bindControl: (name: number) => () => void = () => () => {};
+  /**
+   * Where dead-name notifications for the rights of pagers other than the default pager arrive
+   * (a receive right in `space`, made on first need; 0 before): a pager that dies (its host
+   * crashed, netmsg gave up on it) fails the page faults waiting on it instead of leaving them
+   * waiting for ever.
+   */
+  deathPort = 0;
+  /** Pager rights (names in `space`) with a dead-name request on them. */
+  readonly watchedPagers = new Set<number>();
   private readonly unbinders = new Map<number, () => void>();
   readonly stats: VmStats = {
     faults: 0,
@@ -86,6 +96,25 @@ export class VmKernel {
     this.shift = 31 - Math.clz32(pageSize);
     this.physical = new PhysicalMemory(frames, pageSize);
     this.space = ipc.createSpace(`${ipc.host}:vm`);
+  }
+
+  /** No pager is watched any more: the port goes (it is made again on the next need). */
+  dropPagerDeathPort(): void {
+    const name = this.deathPort;
+    if (name === 0) return;
+    this.deathPort = 0;
+    this.unbindControl(name);
+    if (!this.dead && this.space.active && this.space.lookup(name) !== undefined)
+      this.ipc.destroy(this.space, name);
+  }
+
+  /** The port pager deaths are reported on (see `deathPort`). */
+  pagerDeathPort(): number {
+    if (this.deathPort === 0) {
+      this.deathPort = this.ipc.allocate(this.space, PortRight.RECEIVE, `${this.host}:pager-death`);
+      this.listenOnControl(this.deathPort);
+    }
+    return this.deathPort;
   }
 
   /** A new memory object of `size` pages (anonymous unless it shadows another). */

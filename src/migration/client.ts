@@ -120,6 +120,9 @@ export function clientIo(s: ClientState): MigrationClientIo {
       const timing = s.strategy === 'flush' ? DEFAULT_PAGER_TIMING : MEMORY_SERVER_TIMING;
       startMemoryServer(s.host, mem, `${t.name}:memory-server`, timing, (server, error) => {
         if (server === null) return fail(`memory server: ${error}`);
+        // The migration ended while the pages were read (the step timed out, it rolled back):
+        // nobody will use this server, and nobody else would retire it.
+        if (!s.space.active) return retireMemoryServer(s.host, server);
         s.memoryServer = server;
         done();
       });
@@ -391,7 +394,8 @@ function askDestination(
  */
 function renewKernelPorts(s: ClientState): void {
   const t = s.task;
-  if (t.terminated || !s.host.up) return;
+  // (A task of an earlier incarnation of the host, which crashed, is not the kernel's now.)
+  if (t.terminated || !s.host.up || s.host.tasks.get(t.id) !== t) return;
   const ipc = s.host.ipc;
   const ks = s.host.kernelSpace;
   const renew = (obj: Task | Thread, label: string, selfName: number) => {

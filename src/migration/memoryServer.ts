@@ -40,7 +40,8 @@ export function startMemoryServer(
   const ps = from.pageSize;
   readPages(from, pages, (data, error) => {
     if (error) {
-      pager.stop();
+      // Its space goes too (stopping the statechart alone would leave the pager's port behind).
+      retireMemoryServer(host, { pager, pages: 0 });
       return done(null, error);
     }
     for (let i = 0; i < regions.length; i++) pager.store.open(i);

@@ -274,6 +274,9 @@ export class PeerChannel {
   }
 
   onSever(frame: Extract<NetFrame, { k: 'sever' }>): void {
+    // The peer says which incarnation it is: a restart we missed (its hello was lost) is learnt
+    // here, or the next stream would again be addressed to the dead incarnation, and severed.
+    if (frame.se > this.peerEpoch) this.peerEpoch = frame.se;
     if (frame.de === this.owner.epoch && frame.ds === this.session && !this.severedOut)
       this.sever('peer severed our stream');
   }
