@@ -106,9 +106,8 @@ export class NetmsgServer implements NetmsgContext {
     this.actor.start();
     bindMailbox(this.k, this.ns, this.servicePort, this.actor);
     bindMailbox(this.k, this.ns, this.notifyPort, this.actor);
-    // One transport chart per peer from the start (a chart started inside another's action
-    // would make XState complain); a host that joins later gets one on first contact.
-    for (const peer of this.transport.peers()) this.channel(peer);
+    // Transport charts are made on first contact with a peer: a host talks to few of the
+    // others, and one chart per peer from the start would grow with the square of the hosts.
     opts.attach((frame) => {
       if (!this.stopped) this.actor.send({ type: 'net.frame', frame });
     });
