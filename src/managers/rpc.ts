@@ -4,14 +4,10 @@ import type { NetmsgServer } from '../netmsg/server.ts';
 import { MachError } from '../protocol/errors.ts';
 import { type ManagerId, managerReply, managerRequest } from '../protocol/managers.ts';
 import type { ReceivedMessage } from '../protocol/message.ts';
-import { NotifyId } from '../protocol/notifications.ts';
-import { PortRight, PortType, ReceivedRight } from '../protocol/rights.ts';
+import { PortType, ReceivedRight } from '../protocol/rights.ts';
+import { exchange } from '../servers/rpc.ts';
 
-/**
- * Request/reply between managers, on any host: a fresh reply port per call (a late answer to an
- * abandoned call can never be taken for the next one's), a timeout, and the send-once
- * notification netmsg sends when it gives the request or its answer up.
- */
+/** Request/reply between managers, on any host, with a timeout (see servers/rpc.ts). */
 export function callManager(
   ipc: IpcKernel,
   space: PortSpace,
@@ -22,31 +18,18 @@ export function callManager(
   done: (r: { ok: true; message: ReceivedMessage } | { ok: false; error: string }) => void,
 ): void {
   if (!space.active) return done({ ok: false, error: 'the manager is gone' });
-  let finished = false;
-  const finish = (r: Parameters<typeof done>[0]) => {
-    if (finished) return;
-    finished = true;
-    if (space.active && space.lookup(replyPort) !== undefined) ipc.destroy(space, replyPort);
-    done(r);
-  };
-  const replyPort = ipc.allocate(space, PortRight.RECEIVE, `${space.label}.reply`);
-  try {
-    ipc.send(space, managerRequest(dest, replyPort, id, data), {}, (r) => {
-      if (!r.ok) finish({ ok: false, error: r.error.message });
-    });
-  } catch (e) {
-    if (!(e instanceof MachError)) throw e;
-    return finish({ ok: false, error: e.message });
-  }
-  const answer = (m: ReceivedMessage) =>
-    m.id === NotifyId.SEND_ONCE
-      ? finish({ ok: false, error: 'no reply: the request or its answer was lost' })
-      : finish({ ok: true, message: m });
-  const m = ipc.receive(space, replyPort, { timeout: timeoutMs }, (r) => {
-    if (r.ok) answer(r.message);
-    else finish({ ok: false, error: r.error.message });
-  });
-  if (m !== null) answer(m);
+  exchange(
+    ipc,
+    space,
+    (replyPort) => managerRequest(dest, replyPort, id, data),
+    timeoutMs,
+    (r) =>
+      done(
+        r.ok
+          ? r
+          : { ok: false, error: r.lost ? 'no reply: the request or its answer was lost' : r.error },
+      ),
+  );
 }
 
 /** Answers a request through its send-once reply right; a requester that is gone is ignored. */
