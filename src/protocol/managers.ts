@@ -1,5 +1,6 @@
 import { dataOf, inlineData } from './codec.ts';
 import type { MachMessage, ReceivedMessage } from './message.ts';
+import { REPLY_OFFSET, rpcReply, rpcRequest } from './requestReply.ts';
 import { Disposition, MACH_PORT_NULL, ReceivedRight } from './rights.ts';
 
 /**
@@ -28,7 +29,7 @@ export const ManagerId = {
 } as const;
 export type ManagerId = (typeof ManagerId)[keyof typeof ManagerId];
 
-export const REPLY_OFFSET = 100;
+export { REPLY_OFFSET };
 
 /** Names under which each host's managers are checked in with its netmsg server. */
 export const PROCESS_MANAGER_NAME = 'process-manager';
@@ -317,23 +318,11 @@ export function managerRequest(
   id: ManagerId,
   data: unknown,
 ): MachMessage {
-  return {
-    remotePort: dest,
-    remoteDisposition: Disposition.COPY_SEND,
-    localPort: reply,
-    localDisposition: Disposition.MAKE_SEND_ONCE,
-    id,
-    body: [inlineData(data)],
-  };
+  return rpcRequest(dest, reply, id, data);
 }
 
 export function managerReply(replyRight: number, requestId: number, data: unknown): MachMessage {
-  return {
-    remotePort: replyRight,
-    remoteDisposition: Disposition.MOVE_SEND_ONCE,
-    id: requestId + REPLY_OFFSET,
-    body: [inlineData(data)],
-  };
+  return rpcReply(replyRight, requestId, data);
 }
 
 /** Reads a reply of the shape `{ ok: boolean, ... }`; anything else becomes `{ ok: false }`. */

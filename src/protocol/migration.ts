@@ -1,8 +1,8 @@
 import type { SyscallRestart } from '../kernel/thread.ts';
-import { dataOf, inlineData } from './codec.ts';
+import { dataOf } from './codec.ts';
 import type { ConsoleState } from './managers.ts';
 import type { MachMessage, MessageItem, ReceivedMessage } from './message.ts';
-import { Disposition } from './rights.ts';
+import { rpcReply, rpcRequest } from './requestReply.ts';
 
 /**
  * The migration protocol between a migration client (source host) and the migration server
@@ -124,14 +124,7 @@ export function migrationRequest(
   data: unknown,
   extra: MessageItem[] = [],
 ): MachMessage {
-  return {
-    remotePort: dest,
-    remoteDisposition: Disposition.COPY_SEND,
-    localPort: reply,
-    localDisposition: Disposition.MAKE_SEND_ONCE,
-    id,
-    body: [inlineData(data), ...extra],
-  };
+  return rpcRequest(dest, reply, id, data, extra);
 }
 
 export function migrationReply(
@@ -140,12 +133,7 @@ export function migrationReply(
   reply: MigrationReply,
   extra: MessageItem[] = [],
 ): MachMessage {
-  return {
-    remotePort: replyRight,
-    remoteDisposition: Disposition.MOVE_SEND_ONCE,
-    id: id + 100,
-    body: [inlineData(reply), ...extra],
-  };
+  return rpcReply(replyRight, id, reply, extra);
 }
 
 /** Reads a request's typed data; throws a MachError naming what is missing. */

@@ -1,5 +1,6 @@
-import { decodeData, inlineData } from './codec.ts';
+import { decodeData } from './codec.ts';
 import type { MachMessage, ReceivedMessage } from './message.ts';
+import { REPLY_OFFSET, rpcReply, rpcRequest } from './requestReply.ts';
 import { Disposition, MACH_PORT_NULL, ReceivedRight } from './rights.ts';
 
 /**
@@ -398,7 +399,7 @@ export function rightsOf(m: NetMessage): NetRight[] {
 
 export const NetnameId = { CHECK_IN: 4000, LOOK_UP: 4001, CHECK_OUT: 4002 } as const;
 /** A reply's id is the request's id + 100, as MIG does. */
-export const NETNAME_REPLY_OFFSET = 100;
+export const NETNAME_REPLY_OFFSET = REPLY_OFFSET;
 
 export type NetnameRequest =
   | { readonly op: 'check-in'; readonly name: string; readonly port: number }
@@ -409,17 +410,6 @@ export type NetnameReply =
   | { readonly ok: true; readonly port: number }
   | { readonly ok: false; readonly error: string };
 
-function request(service: number, reply: number, id: number, data: unknown): MachMessage {
-  return {
-    remotePort: service,
-    remoteDisposition: Disposition.COPY_SEND,
-    localPort: reply,
-    localDisposition: Disposition.MAKE_SEND_ONCE,
-    id,
-    body: [inlineData(data)],
-  };
-}
-
 /** netname_check_in: registers the send right `port` (or one made from a receive right). */
 export function netnameCheckIn(
   service: number,
@@ -428,8 +418,9 @@ export function netnameCheckIn(
   port: number,
   disposition: Disposition = Disposition.COPY_SEND,
 ): MachMessage {
-  const m = request(service, reply, NetnameId.CHECK_IN, { name });
-  return { ...m, body: [...m.body!, { type: 'port', name: port, disposition }] };
+  return rpcRequest(service, reply, NetnameId.CHECK_IN, { name }, [
+    { type: 'port', name: port, disposition },
+  ]);
 }
 
 /** netname_look_up: `host` null asks every host (first answer wins). */
@@ -439,11 +430,11 @@ export function netnameLookUp(
   name: string,
   host: string | null,
 ): MachMessage {
-  return request(service, reply, NetnameId.LOOK_UP, { name, host });
+  return rpcRequest(service, reply, NetnameId.LOOK_UP, { name, host });
 }
 
 export function netnameCheckOut(service: number, reply: number, name: string): MachMessage {
-  return request(service, reply, NetnameId.CHECK_OUT, { name });
+  return rpcRequest(service, reply, NetnameId.CHECK_OUT, { name });
 }
 
 function checkName(name: unknown): string | null {
@@ -492,16 +483,14 @@ export function netnameReplyMessage(
   reply: { ok: true } | { ok: false; error: string },
   port = MACH_PORT_NULL,
 ): MachMessage {
-  const body: MachMessage['body'] =
+  return rpcReply(
+    replyRight,
+    requestId,
+    reply,
     port === MACH_PORT_NULL
-      ? [inlineData(reply)]
-      : [inlineData(reply), { type: 'port', name: port, disposition: Disposition.MOVE_SEND }];
-  return {
-    remotePort: replyRight,
-    remoteDisposition: Disposition.MOVE_SEND_ONCE,
-    id: requestId + NETNAME_REPLY_OFFSET,
-    body,
-  };
+      ? []
+      : [{ type: 'port', name: port, disposition: Disposition.MOVE_SEND }],
+  );
 }
 
 /** Reads a netname reply: for a look-up, `port` names the send right now held. */

@@ -1,5 +1,5 @@
 import { decodeData, inlineData } from './codec.ts';
-import type { MachMessage, ReceivedMessage } from './message.ts';
+import type { MachMessage, MessageItem, ReceivedMessage } from './message.ts';
 import { Disposition, MACH_PORT_NULL, ReceivedRight } from './rights.ts';
 
 /**
@@ -8,30 +8,53 @@ import { Disposition, MACH_PORT_NULL, ReceivedRight } from './rights.ts';
  * id + 100 and carries `{ ok, result }` or `{ ok: false, error }`.
  */
 export const REQUEST_ID = 1000;
-export const REPLY_ID = REQUEST_ID + 100;
+/** A reply's id is its request's plus this (MIG's convention). */
+export const REPLY_OFFSET = 100;
+export const REPLY_ID = REQUEST_ID + REPLY_OFFSET;
 
 export type Reply =
   | { readonly ok: true; readonly result: unknown }
   | { readonly ok: false; readonly error: string };
 
-export function requestMessage(dest: number, replyPort: number, request: unknown): MachMessage {
+/** A request carrying typed data and a send-once reply right (every RPC convention here). */
+export function rpcRequest(
+  dest: number,
+  replyPort: number,
+  id: number,
+  data: unknown,
+  extra: readonly MessageItem[] = [],
+): MachMessage {
   return {
     remotePort: dest,
     remoteDisposition: Disposition.COPY_SEND,
     localPort: replyPort,
     localDisposition: Disposition.MAKE_SEND_ONCE,
-    id: REQUEST_ID,
-    body: [inlineData(request)],
+    id,
+    body: [inlineData(data), ...extra],
   };
 }
 
-export function replyMessage(replyRight: number, reply: Reply): MachMessage {
+/** The answer to request `requestId`, through its send-once reply right. */
+export function rpcReply(
+  replyRight: number,
+  requestId: number,
+  data: unknown,
+  extra: readonly MessageItem[] = [],
+): MachMessage {
   return {
     remotePort: replyRight,
     remoteDisposition: Disposition.MOVE_SEND_ONCE,
-    id: REPLY_ID,
-    body: [inlineData(reply)],
+    id: requestId + REPLY_OFFSET,
+    body: [inlineData(data), ...extra],
   };
+}
+
+export function requestMessage(dest: number, replyPort: number, request: unknown): MachMessage {
+  return rpcRequest(dest, replyPort, REQUEST_ID, request);
+}
+
+export function replyMessage(replyRight: number, reply: Reply): MachMessage {
+  return rpcReply(replyRight, REQUEST_ID, reply);
 }
 
 /** Reads a request; returns a reason string if the message is not a well-formed request. */
