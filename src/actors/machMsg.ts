@@ -16,6 +16,7 @@ import {
   Disposition,
   isDisposition,
   MACH_PORT_NULL,
+  nameHex,
   PortType,
   ReceivedRight,
 } from '../protocol/rights.ts';
@@ -55,8 +56,6 @@ export interface ReceiveOptions {
   readonly onBlock?: (cancel: () => boolean) => void;
 }
 
-/** A name for error details: hex for integers, the raw value for garbage (NaN, strings, null). */
-const hex = (n: number) => (Number.isInteger(n) ? `0x${(n >>> 0).toString(16)}` : String(n));
 const HEADER_DISPOSITIONS = new Set<number>([
   Disposition.COPY_SEND,
   Disposition.MOVE_SEND,
@@ -366,7 +365,7 @@ export function receive(
   if (e === undefined)
     throw new MachError(
       'MACH_RCV_INVALID_NAME',
-      `name ${hex(name)} is not in space "${space.label}"`,
+      `name ${nameHex(name)} is not in space "${space.label}"`,
     );
   const maxSize = opts.maxSize ?? Number.POSITIVE_INFINITY;
   const large = opts.large ?? false;
@@ -381,19 +380,19 @@ export function receive(
     if (p.pset !== null)
       throw new MachError(
         'MACH_RCV_IN_SET',
-        `port ${hex(name)} is a member of a port set; receive from the set`,
+        `port ${nameHex(name)} is a member of a port set; receive from the set`,
       );
     if (p.msgcount > 0) return receiveFrom(k, space, p, name, maxSize, large);
     waitOn = p;
   } else {
     throw new MachError(
       'MACH_RCV_INVALID_NAME',
-      `name ${hex(name)} in space "${space.label}" is not a receive right or port set`,
+      `name ${nameHex(name)} in space "${space.label}" is not a receive right or port set`,
     );
   }
   const timeout = opts.timeout;
   if (timeout === 0 || done === undefined)
-    throw new MachError('MACH_RCV_TIMED_OUT', `no message on ${hex(name)}`);
+    throw new MachError('MACH_RCV_TIMED_OUT', `no message on ${nameHex(name)}`);
   const w: ReceiveWaiter = { space, name, maxSize, large, timer: null, done };
   if (timeout !== undefined && Number.isFinite(timeout)) {
     w.timer = k.world.schedule(
@@ -406,7 +405,7 @@ export function receive(
           ok: false,
           error: new MachError(
             'MACH_RCV_TIMED_OUT',
-            `no message on ${hex(name)} within ${timeout} ms`,
+            `no message on ${nameHex(name)} within ${timeout} ms`,
           ),
         });
       },

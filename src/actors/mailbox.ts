@@ -1,12 +1,10 @@
 import type { AnyActorRef } from 'xstate';
 import { MachError } from '../protocol/errors.ts';
 import type { ReceivedMessage } from '../protocol/message.ts';
-import { PortType } from '../protocol/rights.ts';
+import { nameHex, PortType } from '../protocol/rights.ts';
 import type { IpcKernel } from './ipcKernel.ts';
 import { receiveFrom } from './machMsg.ts';
 import type { PortSpace } from './portSpace.ts';
-
-const hex = (n: number) => (Number.isInteger(n) ? `0x${(n >>> 0).toString(16)}` : String(n));
 
 /** The event an actor gets for each message drained from its mailbox. */
 export interface MachMessageEvent {
@@ -31,11 +29,12 @@ export function bindMailbox(
   if (e === undefined || !(e.bits & PortType.RECEIVE)) {
     throw new MachError(
       'MACH_RCV_INVALID_NAME',
-      `name ${hex(name)} is not a receive right in "${space.label}"`,
+      `name ${nameHex(name)} is not a receive right in "${space.label}"`,
     );
   }
   const p = e.port!;
-  if (p.pset !== null) throw new MachError('MACH_RCV_IN_SET', `port ${hex(name)} is in a port set`);
+  if (p.pset !== null)
+    throw new MachError('MACH_RCV_IN_SET', `port ${nameHex(name)} is in a port set`);
   if (p.drain !== null)
     throw new MachError('KERN_RIGHT_EXISTS', `port ${p.label} already has a mailbox reader`);
   const drain = () => {

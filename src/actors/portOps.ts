@@ -7,6 +7,7 @@ import {
   MACH_PORT_NULL,
   MACH_PORT_QLIMIT_MAX,
   MACH_PORT_UREFS_MAX,
+  nameHex,
   PortRight,
   PortType,
   rightName,
@@ -25,15 +26,12 @@ import type { ReceiveWaiter } from './waiters.ts';
  * Each either succeeds or throws a MachError having changed nothing.
  */
 
-/** A name for error details: hex for integers, the raw value for garbage (NaN, strings, null). */
-const hex = (n: number) => (Number.isInteger(n) ? `0x${(n >>> 0).toString(16)}` : String(n));
-
 function entryOf(space: PortSpace, name: number, what = 'name'): Entry {
   const e = space.lookup(name);
   if (e === undefined)
     throw new MachError(
       'KERN_INVALID_NAME',
-      `${what} ${hex(name)} is not in space "${space.label}"`,
+      `${what} ${nameHex(name)} is not in space "${space.label}"`,
     );
   return e;
 }
@@ -41,7 +39,10 @@ function entryOf(space: PortSpace, name: number, what = 'name'): Entry {
 function receivePort(space: PortSpace, name: number): Port {
   const e = entryOf(space, name);
   if (!(e.bits & PortType.RECEIVE))
-    throw new MachError('KERN_INVALID_RIGHT', `name ${hex(name)} does not denote a receive right`);
+    throw new MachError(
+      'KERN_INVALID_RIGHT',
+      `name ${nameHex(name)} does not denote a receive right`,
+    );
   return e.port!;
 }
 
@@ -61,7 +62,7 @@ export function allocate(
     if (space.entries.has(name))
       throw new MachError(
         'KERN_NAME_EXISTS',
-        `name ${hex(name)} already denotes a right in "${space.label}"`,
+        `name ${nameHex(name)} already denotes a right in "${space.label}"`,
       );
   }
   switch (right) {
@@ -104,7 +105,7 @@ export function deallocate(k: IpcKernel, space: PortSpace, name: number): void {
   }
   throw new MachError(
     'KERN_INVALID_RIGHT',
-    `name ${hex(name)} denotes ${e.bits & PortType.PORT_SET ? 'a port set' : 'only a receive right'}; use mod_refs or destroy`,
+    `name ${nameHex(name)} denotes ${e.bits & PortType.PORT_SET ? 'a port set' : 'only a receive right'}; use mod_refs or destroy`,
   );
 }
 
@@ -156,19 +157,19 @@ export function modRefs(
   if (!(e.bits & bit))
     throw new MachError(
       'KERN_INVALID_RIGHT',
-      `name ${hex(name)} does not denote a ${rightName(right)} right`,
+      `name ${nameHex(name)} does not denote a ${rightName(right)} right`,
     );
   if (right === PortRight.SEND || right === PortRight.DEAD_NAME) {
     const n = e.urefs + delta;
     if (n < 0)
       throw new MachError(
         'KERN_INVALID_VALUE',
-        `name ${hex(name)} has ${e.urefs} user references; cannot add ${delta}`,
+        `name ${nameHex(name)} has ${e.urefs} user references; cannot add ${delta}`,
       );
     if (n > MACH_PORT_UREFS_MAX)
       throw new MachError(
         'KERN_UREFS_OVERFLOW',
-        `name ${hex(name)} would exceed ${MACH_PORT_UREFS_MAX} user references`,
+        `name ${nameHex(name)} would exceed ${MACH_PORT_UREFS_MAX} user references`,
       );
     if (delta >= 0) {
       e.urefs = n;
@@ -268,22 +269,22 @@ export function insertRight(
     if (reverse.name !== targetName)
       throw new MachError(
         'KERN_RIGHT_EXISTS',
-        `space "${target.label}" already names this port ${hex(reverse.name)}`,
+        `space "${target.label}" already names this port ${nameHex(reverse.name)}`,
       );
     if (disposition === Disposition.MOVE_RECEIVE && reverse.bits & PortType.RECEIVE)
       throw new MachError(
         'KERN_RIGHT_EXISTS',
-        `${hex(targetName)} already holds the receive right`,
+        `${nameHex(targetName)} already holds the receive right`,
       );
     if (toSend && reverse.bits & PortType.SEND && reverse.urefs >= MACH_PORT_UREFS_MAX)
       throw new MachError(
         'KERN_UREFS_OVERFLOW',
-        `name ${hex(targetName)} already has ${MACH_PORT_UREFS_MAX} user references`,
+        `name ${nameHex(targetName)} already has ${MACH_PORT_UREFS_MAX} user references`,
       );
   } else if (target.entries.has(targetName)) {
     throw new MachError(
       'KERN_NAME_EXISTS',
-      `name ${hex(targetName)} already denotes another right in "${target.label}"`,
+      `name ${nameHex(targetName)} already denotes another right in "${target.label}"`,
     );
   }
   copyout(k, target, copyin(k, source, name, disposition), targetName);
@@ -312,14 +313,14 @@ export function moveMember(k: IpcKernel, space: PortSpace, member: number, after
   const p = receivePort(space, member);
   if (after === MACH_PORT_NULL) {
     if (p.pset === null)
-      throw new MachError('KERN_NOT_IN_SET', `port ${hex(member)} is not in a port set`);
+      throw new MachError('KERN_NOT_IN_SET', `port ${nameHex(member)} is not in a port set`);
     p.pset.members.delete(p);
     p.pset = null;
     return;
   }
   const e = entryOf(space, after, 'port set');
   if (!(e.bits & PortType.PORT_SET))
-    throw new MachError('KERN_INVALID_RIGHT', `name ${hex(after)} is not a port set`);
+    throw new MachError('KERN_INVALID_RIGHT', `name ${nameHex(after)} is not a port set`);
   const set = e.pset!;
   if (p.pset !== null) p.pset.members.delete(p);
   p.drain = null; // a member is read through its set, not through its own mailbox
@@ -333,7 +334,7 @@ export function moveMember(k: IpcKernel, space: PortSpace, member: number, after
       if (w.timer) k.world.cancel(w.timer);
       const error = new MachError(
         'MACH_RCV_PORT_CHANGED',
-        `port ${hex(member)} was moved into a port set`,
+        `port ${nameHex(member)} was moved into a port set`,
       );
       k.defer(() => w.done({ ok: false, error }), 'ipc.rcv-changed');
     }
@@ -397,7 +398,7 @@ export function requestNotification(
       if (!(e.bits & PortType.RECEIVE))
         throw new MachError(
           'KERN_INVALID_RIGHT',
-          `port-destroyed needs a receive right; ${hex(name)} is not one`,
+          `port-destroyed needs a receive right; ${nameHex(name)} is not one`,
         );
       if (sync !== 0)
         throw new MachError('KERN_INVALID_VALUE', 'port-destroyed requests take sync 0');
@@ -410,7 +411,7 @@ export function requestNotification(
       if (!(e.bits & PortType.RECEIVE))
         throw new MachError(
           'KERN_INVALID_RIGHT',
-          `no-senders needs a receive right; ${hex(name)} is not one`,
+          `no-senders needs a receive right; ${nameHex(name)} is not one`,
         );
       const p = e.port!;
       previous = p.nsRequest?.notify ?? null;
@@ -424,12 +425,12 @@ export function requestNotification(
         if (sync === 0 || notifyName === MACH_PORT_NULL)
           throw new MachError(
             'KERN_INVALID_ARGUMENT',
-            `name ${hex(name)} is already dead; pass sync 1 and a notify port for an immediate notification`,
+            `name ${nameHex(name)} is already dead; pass sync 1 and a notify port for an immediate notification`,
           );
         if (e.urefs >= MACH_PORT_UREFS_MAX)
           throw new MachError(
             'KERN_UREFS_OVERFLOW',
-            `dead name ${hex(name)} already has ${MACH_PORT_UREFS_MAX} user references`,
+            `dead name ${nameHex(name)} already has ${MACH_PORT_UREFS_MAX} user references`,
           );
         const n = takeNotify()!;
         e.urefs++;
@@ -439,7 +440,7 @@ export function requestNotification(
       if (!(e.bits & (PortType.SEND | PortType.SEND_ONCE | PortType.RECEIVE))) {
         throw new MachError(
           'KERN_INVALID_RIGHT',
-          `dead-name needs a send, send-once or receive right; ${hex(name)} is a port set`,
+          `dead-name needs a send, send-once or receive right; ${nameHex(name)} is a port set`,
         );
       }
       const p = e.port!;

@@ -6,6 +6,7 @@ import {
   MACH_PORT_DEAD,
   MACH_PORT_NULL,
   MACH_PORT_UREFS_MAX,
+  nameHex,
   PortType,
   ReceivedRight,
   receivedRightOf,
@@ -31,9 +32,6 @@ interface Shadow {
 
 export type ShadowMap = Map<number, Shadow>;
 
-/** A name for error details: hex for integers, the raw value for garbage (NaN, strings, null). */
-const hex = (n: number) => (Number.isInteger(n) ? `0x${(n >>> 0).toString(16)}` : String(n));
-
 /**
  * Checks that `space` can supply `name` with `disposition`; throws `code` naming what is wrong.
  * `shadow` accumulates what earlier rights of the same message used.
@@ -53,7 +51,7 @@ export function checkCopyin(
   }
   const e = space.lookup(name);
   if (e === undefined)
-    throw new MachError(code, `${what}: name ${hex(name)} is not in space "${space.label}"`);
+    throw new MachError(code, `${what}: name ${nameHex(name)} is not in space "${space.label}"`);
   const bits = e.bits;
   // Fast path: a lone copy of a held send right (the common case) needs no bookkeeping.
   if (shadow === null && disposition === Disposition.COPY_SEND && bits & PortType.SEND) return;
@@ -70,7 +68,7 @@ export function checkCopyin(
       if (!(bits & PortType.RECEIVE) || s.receiveMoved) {
         throw new MachError(
           code,
-          `${what}: ${dispositionName(disposition)} needs a receive right, but ${hex(name)} ${describe(e, s)}`,
+          `${what}: ${dispositionName(disposition)} needs a receive right, but ${nameHex(name)} ${describe(e, s)}`,
         );
       }
       if (disposition === Disposition.MOVE_RECEIVE) s.receiveMoved = true;
@@ -83,7 +81,7 @@ export function checkCopyin(
       }
       throw new MachError(
         code,
-        `${what}: ${dispositionName(disposition)} needs a send right, but ${hex(name)} ${describe(e, s)}`,
+        `${what}: ${dispositionName(disposition)} needs a send right, but ${nameHex(name)} ${describe(e, s)}`,
       );
     case Disposition.MOVE_SEND_ONCE:
       if (bits & PortType.SEND_ONCE && !s.sendOnceUsed) {
@@ -96,7 +94,7 @@ export function checkCopyin(
       }
       throw new MachError(
         code,
-        `${what}: MOVE_SEND_ONCE needs a send-once right, but ${hex(name)} ${describe(e, s)}`,
+        `${what}: MOVE_SEND_ONCE needs a send-once right, but ${nameHex(name)} ${describe(e, s)}`,
       );
     default:
       throw new MachError(code, `${what}: invalid disposition ${String(disposition)}`);

@@ -21,7 +21,13 @@ import {
   type RestoreRequest,
   requestData,
 } from '../protocol/migration.ts';
-import { Disposition, MACH_PORT_DEAD, PortRight, ReceivedRight } from '../protocol/rights.ts';
+import {
+  Disposition,
+  MACH_PORT_DEAD,
+  moveDispositionOf,
+  PortRight,
+  ReceivedRight,
+} from '../protocol/rights.ts';
 import { createThreadState } from '../vm/thread.ts';
 
 /**
@@ -187,13 +193,7 @@ export function sessionIo(t: SessionTarget, onClose: () => void): SessionIo {
       // Refused: every right the request carried goes back to the sender.
       for (const item of m.body) {
         if (item.type !== 'port' || item.name <= 0) continue;
-        const d =
-          item.right === ReceivedRight.PORT_RECEIVE
-            ? Disposition.MOVE_RECEIVE
-            : item.right === ReceivedRight.PORT_SEND
-              ? Disposition.MOVE_SEND
-              : Disposition.MOVE_SEND_ONCE;
-        back.push({ type: 'port', name: item.name, disposition: d });
+        back.push({ type: 'port', name: item.name, disposition: moveDispositionOf(item.right) });
       }
     }
     try {

@@ -1,12 +1,17 @@
 import { MachError } from '../protocol/errors.ts';
 import type { MachMessage, MessageItem, ReceivedMessage } from '../protocol/message.ts';
 import type { NetMessage } from '../protocol/netmsg.ts';
-import { Disposition, MACH_PORT_NULL, ReceivedRight } from '../protocol/rights.ts';
+import {
+  Disposition,
+  MACH_PORT_NULL,
+  moveDispositionOf,
+  ReceivedRight,
+} from '../protocol/rights.ts';
 import type { NetmsgContext } from './context.ts';
 import { markDead } from './death.ts';
 import { type Imported, importMessage } from './importRights.ts';
 import type { NetPortRecord, SeqItem } from './records.ts';
-import { discardReceived, type Held, moveOf, release, releaseAll } from './spaceOps.ts';
+import { discardReceived, type Held, release, releaseAll } from './spaceOps.ts';
 
 /**
  * The last step at the port's home: the message becomes an ordinary Mach message from the server
@@ -67,13 +72,13 @@ function deliverLocal(S: NetmsgContext, rec: NetPortRecord, m: ReceivedMessage):
   const held: Held[] = [];
   let reply: Imported = { name: MACH_PORT_NULL, disposition: Disposition.MOVE_SEND };
   if (m.remotePort !== MACH_PORT_NULL) {
-    reply = { name: m.remotePort, disposition: moveOf(m.remoteRight) };
+    reply = { name: m.remotePort, disposition: moveDispositionOf(m.remoteRight) };
     held.push({ name: m.remotePort, right: m.remoteRight });
   }
   const body = m.body.map((it): MessageItem => {
     if (it.type !== 'port') return it;
     held.push({ name: it.name, right: it.right });
-    return { type: 'port', name: it.name, disposition: moveOf(it.right) };
+    return { type: 'port', name: it.name, disposition: moveDispositionOf(it.right) };
   });
   sendReal(S, rec, dest, m.id, reply, body, held);
 }

@@ -16,13 +16,6 @@ import type { NetPortRecord } from './records.ts';
  * would, and watching names for port death (dead-name requests on the server's notify port).
  */
 
-/** The disposition that moves a right the server holds. */
-export function moveOf(right: number): Disposition {
-  if (right === ReceivedRight.PORT_RECEIVE) return Disposition.MOVE_RECEIVE;
-  if (right === ReceivedRight.PORT_SEND_ONCE) return Disposition.MOVE_SEND_ONCE;
-  return Disposition.MOVE_SEND;
-}
-
 /**
  * Gives up one right `name` denotes in the server's space, with Mach's consequences: a last send
  * right may fire no-senders, an unused send-once right yields a send-once notification, a

@@ -82,6 +82,13 @@ export function receivedRightOf(d: Disposition): ReceivedRight {
   }
 }
 
+/** The disposition that moves on a right a space holds (the inverse of receivedRightOf). */
+export function moveDispositionOf(right: number): Disposition {
+  if (right === ReceivedRight.PORT_RECEIVE) return Disposition.MOVE_RECEIVE;
+  if (right === ReceivedRight.PORT_SEND_ONCE) return Disposition.MOVE_SEND_ONCE;
+  return Disposition.MOVE_SEND;
+}
+
 const RIGHT_NAMES = ['SEND', 'RECEIVE', 'SEND_ONCE', 'PORT_SET', 'DEAD_NAME'];
 export function rightName(r: number): string {
   return RIGHT_NAMES[r] ?? `invalid right ${String(r)}`;
@@ -91,4 +98,9 @@ export function typeNames(bits: number): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(PortType)) if (bits & v) out.push(k);
   return out;
+}
+
+/** A port name for error details: hex for integers, the raw value for garbage (NaN, strings, null). */
+export function nameHex(n: number): string {
+  return Number.isInteger(n) ? `0x${(n >>> 0).toString(16)}` : String(n);
 }
