@@ -191,35 +191,25 @@ export function clientIo(s: ClientState): MigrationClientIo {
     },
     copy(done, fail) {
       const dup = s.duplicate!.memory;
+      const send = (pages: readonly number[]) =>
+        sendPages(
+          ipc,
+          s.space,
+          s.sessionName,
+          s.session,
+          dup,
+          pages,
+          s.batchPages,
+          s.transfer,
+          done,
+          fail,
+        );
       switch (s.strategy) {
         case 'eager':
-          return sendPages(
-            ipc,
-            s.space,
-            s.sessionName,
-            s.session,
-            dup,
-            dataPages(dup),
-            s.batchPages,
-            s.transfer,
-            done,
-            fail,
-          );
-        case 'precopy': {
-          const dirty = s.task.memory.takeDirtyPages();
-          return sendPages(
-            ipc,
-            s.space,
-            s.sessionName,
-            s.session,
-            dup,
-            dirty,
-            s.batchPages,
-            s.transfer,
-            done,
-            fail,
-          );
-        }
+          return send(dataPages(dup));
+        case 'precopy':
+          // What the last round left dirty, read from the frozen duplicate.
+          return send(s.task.memory.takeDirtyPages());
         case 'flush': {
           // The dirty pages go to the shared pager's disk before the destination can fault them in.
           const n = s.memoryServer!.pages;
