@@ -1,3 +1,6 @@
+import { KernReturn, MachMsgReturn } from '../protocol/returnCodes.ts';
+import { Disposition, MACH_PORT_DEAD, MACH_PORT_NULL, PortRight } from '../protocol/rights.ts';
+
 /**
  * The system call ABI between programs and the simulated kernel.
  *
@@ -92,38 +95,12 @@ export function setSyscallResult(regs: Int32Array, r0: number, r1?: number): voi
 }
 
 /** kern_return_t values (<mach/kern_return.h>). */
-export const KERN = {
-  SUCCESS: 0,
-  INVALID_ADDRESS: 1,
-  PROTECTION_FAILURE: 2,
-  NO_SPACE: 3,
-  INVALID_ARGUMENT: 4,
-  FAILURE: 5,
-  RESOURCE_SHORTAGE: 6,
-  NOT_RECEIVER: 7,
-  NO_ACCESS: 8,
-  NAME_EXISTS: 13,
-  ABORTED: 14,
-  INVALID_NAME: 15,
-  INVALID_TASK: 16,
-  INVALID_RIGHT: 17,
-  INVALID_VALUE: 18,
-  UREFS_OVERFLOW: 19,
-  INVALID_CAPABILITY: 20,
-  RIGHT_EXISTS: 21,
-} as const;
+export const KERN = unprefixed(KernReturn, 'KERN_');
 
 /** Port right kinds for port_allocate (<mach/port.h>). */
-export const MACH_PORT_RIGHT = {
-  SEND: 0,
-  RECEIVE: 1,
-  SEND_ONCE: 2,
-  PORT_SET: 3,
-  DEAD_NAME: 4,
-} as const;
+export const MACH_PORT_RIGHT = PortRight;
 
-export const MACH_PORT_NULL = 0;
-export const MACH_PORT_DEAD = -1;
+export { MACH_PORT_DEAD, MACH_PORT_NULL };
 
 /** mach_msg option bits (<mach/message.h>). */
 export const MACH_MSG_OPTION = {
@@ -141,34 +118,7 @@ export const MACH_MSG_OPTION = {
 } as const;
 
 /** mach_msg_return_t values (<mach/message.h>). */
-export const MACH_MSG_RETURN = {
-  SUCCESS: 0,
-  SEND_IN_PROGRESS: 0x10000001,
-  SEND_INVALID_DATA: 0x10000002,
-  SEND_INVALID_DEST: 0x10000003,
-  SEND_TIMED_OUT: 0x10000004,
-  SEND_INTERRUPTED: 0x10000007,
-  SEND_MSG_TOO_SMALL: 0x10000008,
-  SEND_INVALID_REPLY: 0x10000009,
-  SEND_INVALID_RIGHT: 0x1000000a,
-  SEND_INVALID_NOTIFY: 0x1000000b,
-  SEND_INVALID_MEMORY: 0x1000000c,
-  SEND_NO_BUFFER: 0x1000000d,
-  SEND_INVALID_TYPE: 0x1000000f,
-  SEND_INVALID_HEADER: 0x10000010,
-  RCV_IN_PROGRESS: 0x10004001,
-  RCV_INVALID_NAME: 0x10004002,
-  RCV_TIMED_OUT: 0x10004003,
-  RCV_TOO_LARGE: 0x10004004,
-  RCV_INTERRUPTED: 0x10004005,
-  RCV_PORT_CHANGED: 0x10004006,
-  RCV_INVALID_NOTIFY: 0x10004007,
-  RCV_INVALID_DATA: 0x10004008,
-  RCV_PORT_DIED: 0x10004009,
-  RCV_IN_SET: 0x1000400a,
-  RCV_HEADER_ERROR: 0x1000400b,
-  RCV_BODY_ERROR: 0x1000400c,
-} as const;
+export const MACH_MSG_RETURN = { SUCCESS: 0, ...unprefixed(MachMsgReturn, 'MACH_') } as const;
 
 /** mach_msg_type_name_t: data types and port-right dispositions (<mach/message.h>). */
 export const MACH_MSG_TYPE = {
@@ -182,12 +132,7 @@ export const MACH_MSG_TYPE = {
   INTEGER_8: 9,
   REAL: 10,
   STRING: 12,
-  MOVE_RECEIVE: 16,
-  MOVE_SEND: 17,
-  MOVE_SEND_ONCE: 18,
-  COPY_SEND: 19,
-  MAKE_SEND: 20,
-  MAKE_SEND_ONCE: 21,
+  ...Disposition,
 } as const;
 
 /** msgh_bits: MACH_MSGH_BITS(remote, local) = remote | local << 8; COMPLEX if rights/OOL in body. */
@@ -280,3 +225,18 @@ export const ABI_SYMBOLS: Readonly<Record<string, number>> = (() => {
   s.MACH_PORT_DEAD = MACH_PORT_DEAD;
   return Object.freeze(s);
 })();
+
+type Unprefixed<T, P extends string> = {
+  readonly [K in keyof T as K extends `${P}${infer R}` ? R : never]: T[K];
+};
+
+/** A return-code table of src/protocol with its prefix taken off (KERN_SUCCESS -> SUCCESS). */
+function unprefixed<T extends Record<string, number>, P extends string>(
+  table: T,
+  prefix: P,
+): Unprefixed<T, P> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(table))
+    if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+  return out as Unprefixed<T, P>;
+}
