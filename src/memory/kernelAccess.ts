@@ -1,7 +1,7 @@
 import { MachError } from '../protocol/errors.ts';
-import type { MemoryAccessFault } from '../vm/memory.ts';
+import type { MemoryAccessFault, PageFaultKind } from '../vm/memory.ts';
 import type { AddressSpace } from './addressSpace.ts';
-import { lookup, translate } from './fault.ts';
+import { lookup, permits, translate } from './fault.ts';
 import { ADDRESS_SPACE_BYTES, VM_PROT_READ, VM_PROT_WRITE } from './vmTypes.ts';
 
 /**
@@ -98,6 +98,20 @@ function copyAcross(
   }
 }
 
+/**
+ * The kernel's look at one page for copying it out (the migration client's read of a frozen
+ * task): its resident bytes, with the task's read permission, but without entering a translation
+ * in the task's pmap, which only the task's own accesses need. The bytes are the frame itself:
+ * copy them before anything can run.
+ */
+export function peekPage(space: AddressSpace, vpage: number): Uint8Array | PageFaultKind {
+  const r = space.regions.find(vpage);
+  if (r === undefined) return 'unmapped';
+  if (!permits(r.protection, false)) return 'protection';
+  const p = lookup(r.object, r.objectPage(vpage));
+  return p === null ? 'notResident' : p.data;
+}
+
 /** vm_read and vm_write take whole pages (KERN_INVALID_ARGUMENT otherwise). */
 function checkPages(space: AddressSpace, address: number, size: number, call: string): void {
   checkSpan(space, address, size, call);
@@ -159,8 +173,17 @@ export function vmWrite(space: AddressSpace, address: number, data: Uint8Array):
   installPages(space, address, data);
 }
 
-/** Puts `data` (whole pages) at `address` as dirty resident pages, ignoring protection. */
-export function installPages(space: AddressSpace, address: number, data: Uint8Array): void {
+/**
+ * Puts `data` (whole pages) at `address` as dirty resident pages, ignoring protection. With
+ * `adopt`, the caller hands `data` over (received out-of-line data it will not touch again):
+ * pages that need a new frame take theirs from it, with no copy.
+ */
+export function installPages(
+  space: AddressSpace,
+  address: number,
+  data: Uint8Array,
+  adopt = false,
+): void {
   const vm = space.vm;
   const ps = space.pageSize;
   for (let i = 0; i < data.length / ps; i++) {
@@ -172,7 +195,7 @@ export function installPages(space: AddressSpace, address: number, data: Uint8Ar
     const old = lookup(top, off);
     let p = old !== null && old.object === top ? old : null;
     if (p === null) {
-      p = vm.install(top, off, vm.allocateFrame(true)!, true);
+      p = vm.install(top, off, adopt ? vm.adoptFrame(chunk) : vm.allocateFrame(true)!, true);
       // Readers of an older copy below must see this one; a pending page-in is now stale.
       if (old !== null) vm.unmap(old);
       const waiting = top.pending.get(off);
@@ -181,7 +204,7 @@ export function installPages(space: AddressSpace, address: number, data: Uint8Ar
         for (const w of waiting) vm.world.schedule(0, () => w(), 'vm.fault-retry');
       }
     }
-    p.data.set(chunk);
+    if (p.data !== chunk) p.data.set(chunk);
     p.dirty = true;
     space.pmap.markDirty(vp);
   }

@@ -4,7 +4,8 @@ import type { ResidentPage } from './vmObject.ts';
 /**
  * A host's physical memory: `frames` page frames (memoryBytes / pageSize) and the clock ring of
  * resident pages that page replacement sweeps. Frames are accounted, not preallocated: each page
- * gets a fresh zeroed array, so an evicted page's bytes can never alias a newer page's.
+ * gets a fresh zeroed array (or bytes the kernel hands over whole, see `tryTake`), so an evicted
+ * page's bytes can never alias a newer page's.
  *
  * Replacement is the clock (second-chance) algorithm: the hand skips and clears pages referenced
  * since it last passed, skips pinned ones, and picks the first other page. It depends only on the
@@ -37,18 +38,26 @@ export class PhysicalMemory {
     return this.count;
   }
 
-  /** A zeroed frame if one is free, else null (the caller decides whether to evict). */
-  tryAllocate(): Uint8Array | null {
-    if (this.used >= this.frames) return null;
+  /**
+   * Counts one frame in use if one is free, else false (the caller decides whether to evict).
+   * The caller supplies the bytes: a fresh zeroed page, or a page of received out-of-line data
+   * that nobody else holds (adopting it saves a copy, as Mach maps such data instead of copying).
+   */
+  tryTake(): boolean {
+    if (this.used >= this.frames) return false;
     this.used++;
-    return new Uint8Array(this.pageSize);
+    return true;
   }
 
-  /** A frame even when none is free: for when every resident page is pinned. */
-  forceAllocate(): Uint8Array {
+  /** Counts a frame even when none is free: for when every resident page is pinned. */
+  forceTake(): void {
     this.used++;
     this.overcommits++;
-    return new Uint8Array(this.pageSize);
+  }
+
+  /** A zeroed frame if one is free, else null. */
+  tryAllocate(): Uint8Array | null {
+    return this.tryTake() ? new Uint8Array(this.pageSize) : null;
   }
 
   /** Adds a page to the ring just behind the hand (it is the last the hand will reach). */

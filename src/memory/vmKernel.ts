@@ -1,5 +1,6 @@
 import type { IpcKernel } from '../actors/ipcKernel.ts';
 import type { PortSpace } from '../actors/portSpace.ts';
+import { MachError } from '../protocol/errors.ts';
 import type { MachMessage } from '../protocol/message.ts';
 import { PortRight } from '../protocol/rights.ts';
 import type { World } from '../world/world.ts';
@@ -193,15 +194,38 @@ export class VmKernel {
    * may hold any page it translated earlier in the same run.
    */
   allocateFrame(mayEvict: boolean): Uint8Array | null {
+    return this.takeFrame(mayEvict) ? new Uint8Array(this.physical.pageSize) : null;
+  }
+
+  /**
+   * `bytes` (one page the caller owns outright, such as received out-of-line data) becomes a frame
+   * without a copy; it may evict, like `allocateFrame(true)`.
+   */
+  adoptFrame(bytes: Uint8Array): Uint8Array {
+    if (bytes.length !== this.physical.pageSize)
+      throw new MachError(
+        'KERN_INVALID_ARGUMENT',
+        `a frame is ${this.physical.pageSize} bytes, not ${bytes.length}`,
+      );
+    this.takeFrame(true);
+    // The interpreter reads a frame as 32-bit words: a misaligned view gets copied instead.
+    return (bytes.byteOffset & 7) === 0 ? bytes : bytes.slice();
+  }
+
+  /** Accounts a frame, evicting first if none is free and `mayEvict`; false if none was taken. */
+  private takeFrame(mayEvict: boolean): boolean {
     const pm = this.physical;
-    let f = pm.tryAllocate();
-    while (f === null && mayEvict) {
+    if (pm.tryTake()) return true;
+    if (!mayEvict) return false;
+    for (;;) {
       const v = pm.victim();
-      if (v === null) return pm.forceAllocate();
+      if (v === null) {
+        pm.forceTake();
+        return true;
+      }
       this.evict(v, 'evict');
-      f = pm.tryAllocate();
+      if (pm.tryTake()) return true;
     }
-    return f;
   }
 
   /** Makes `frame` page `offset` of `o`. */

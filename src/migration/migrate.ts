@@ -108,7 +108,7 @@ export function migrate(
     to,
     strategy,
     session: `${host.name}-${task.name}-${nextSession(cluster.world)}`,
-    batchPages: opts.batchPages ?? 16,
+    batchPages: opts.batchPages ?? 256,
     space: host.ipc.createSpace(`${host.name}:migration-client:${task.name}`),
     serverName: 0,
     sessionName: 0,

@@ -1,6 +1,7 @@
 import type { IpcKernel } from '../actors/ipcKernel.ts';
 import type { PortSpace } from '../actors/portSpace.ts';
 import type { AddressSpace } from '../memory/addressSpace.ts';
+import { peekPage } from '../memory/kernelAccess.ts';
 import { MigrationId, parseMigrationReply } from '../protocol/migration.ts';
 import { call } from './rpc.ts';
 
@@ -67,7 +68,7 @@ export function readPages(
   const step = () => {
     while (k < pages.length) {
       const p = pages[k]!;
-      const page = from.page(p, false);
+      const page = peekPage(from, p);
       if (page === 'notResident') {
         from.faultIn(p, false, (err) =>
           err ? cont(out, `cannot read page ${p}: ${err.message}`) : step(),

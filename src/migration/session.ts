@@ -63,9 +63,10 @@ export function sessionIo(t: SessionTarget, onClose: () => void): SessionIo {
         if (!Number.isInteger(p) || memory.regions.find(p) === undefined)
           return `page ${String(p)} is not in the new task's address space`;
       }
-      // The kernel writes the pages as they were, whatever their protection (text too).
+      // The kernel writes the pages as they were, whatever their protection (text too). The
+      // received data is the session's alone, so its pages become the task's frames uncopied.
       req.pages.forEach((p, i) => {
-        installPages(memory, p * ps, ool.data.subarray(i * ps, (i + 1) * ps));
+        installPages(memory, p * ps, ool.data.subarray(i * ps, (i + 1) * ps), true);
       });
       return null;
     },

@@ -16,9 +16,26 @@ import {
  * the real byte count, so time on the wire follows the link model. Decoding turns the positional
  * form back into the object form that protocol/netmsg.ts checks field by field: a receiver
  * trusts nothing it has not decoded and checked.
+ *
+ * A frame that carries out-of-line data puts it after the MessagePack, so the data is copied onto
+ * the wire once (MessagePack would copy it into its buffer and again out of it):
+ *
+ *   0xc1 (a byte MessagePack never uses) | head length (u32 LE) | head | data 0 | data 1 | ...
+ *
+ * where head is the MessagePack of [frame, [length of data 0, length of data 1, ...]] and each
+ * out-of-line item in the frame is [1, its data's index]. Each data starts at a multiple of 8
+ * (zero padding), so a page of it can serve as a page frame. The receiver gets the data as views
+ * of the payload, which is its own (every transmission is encoded afresh).
  */
 const encoder = new Encoder({ ignoreUndefined: true });
 const decoder = new Decoder();
+const TAILED = 0xc1;
+const TAILED_HEADER = 5;
+const align = (n: number) => (n + 7) & ~7;
+
+/** The out-of-line data of the frame being encoded or decoded (both are synchronous). */
+let tailsOut: Uint8Array[] = [];
+let tailsIn: (Uint8Array | null)[] = [];
 
 const FRAME_KINDS = ['data', 'ack', 'sever'] as const;
 const BODY_KINDS = [
@@ -77,7 +94,7 @@ function stateOut(s: PortState): unknown[] {
 
 function itemOut(it: NetItem): unknown[] {
   if (it.t === 'p') return [2, refOut(it.r)];
-  if (it.t === 'o') return [1, it.d];
+  if (it.t === 'o') return [1, tailsOut.push(it.d) - 1];
   return it.n === undefined && it.s === undefined ? [0, it.d] : [0, it.d, it.n, it.s];
 }
 
@@ -105,7 +122,24 @@ function frameOut(f: NetFrame): unknown[] {
 }
 
 export function encodeFrame(frame: NetFrame): Uint8Array {
-  return encoder.encode(frameOut(frame));
+  tailsOut = [];
+  const shaped = frameOut(frame);
+  const tails = tailsOut;
+  tailsOut = [];
+  if (tails.length === 0) return encoder.encode(shaped);
+  const head = encoder.encodeSharedRef([shaped, tails.map((t) => t.length)]);
+  let total = align(TAILED_HEADER + head.length);
+  for (const t of tails) total += align(t.length);
+  const out = new Uint8Array(total);
+  out[0] = TAILED;
+  new DataView(out.buffer).setUint32(1, head.length, true);
+  out.set(head, TAILED_HEADER);
+  let at = align(TAILED_HEADER + head.length);
+  for (const t of tails) {
+    out.set(t, at);
+    at += align(t.length);
+  }
+  return out;
 }
 
 // ---- from the wire: back to the object form, checked by parseFrame -------------------------
@@ -149,10 +183,20 @@ function itemIn(v: unknown): unknown {
   if (!Array.isArray(v)) return v;
   const t = named(ITEMS, v[0]);
   if (t === 'p') return { t, r: refIn(v[1]) };
-  const item: Record<string, unknown> = { t, d: v[1] };
+  const item: Record<string, unknown> = { t, d: t === 'o' ? tailIn(v[1]) : v[1] };
   if (v[2] !== undefined && v[2] !== null) item.n = v[2];
   if (v[3] !== undefined && v[3] !== null) item.s = v[3];
   return item;
+}
+
+/** Out-of-line data by its index in a tailed frame; each index once. */
+function tailIn(i: unknown): unknown {
+  if (typeof i !== 'number') return i; // inline bytes (an untailed frame), or junk for the check
+  const d = tailsIn[i];
+  if (!Number.isInteger(i) || d === undefined || d === null)
+    throw new NetmsgFormatError('ool', `out-of-line data ${i} is missing or used twice`);
+  tailsIn[i] = null;
+  return d;
 }
 
 function msgIn(v: unknown): unknown {
@@ -194,11 +238,44 @@ function frameIn(v: unknown): unknown {
 export function decodeFrame(payload: unknown): NetFrame {
   if (!(payload instanceof Uint8Array))
     throw new NetmsgFormatError('payload', 'must be the bytes of an encoded frame');
-  let raw: unknown;
+  if (payload[0] === TAILED) return decodeTailed(payload);
+  return parseFrame(frameIn(decodeBytes(payload)));
+}
+
+function decodeBytes(bytes: Uint8Array): unknown {
   try {
-    raw = decoder.decode(payload);
+    return decoder.decode(bytes);
   } catch (e) {
     throw new NetmsgFormatError('payload', `does not decode: ${(e as Error).message}`);
   }
-  return parseFrame(frameIn(raw));
+}
+
+function decodeTailed(payload: Uint8Array): NetFrame {
+  const bad = (detail: string) => new NetmsgFormatError('payload', detail);
+  if (payload.length < TAILED_HEADER) throw bad('is cut short in its header');
+  const headLength = new DataView(payload.buffer, payload.byteOffset).getUint32(1, true);
+  const headEnd = TAILED_HEADER + headLength;
+  if (headEnd > payload.length) throw bad(`head of ${headLength} bytes overruns the payload`);
+  const head = decodeBytes(payload.subarray(TAILED_HEADER, headEnd));
+  const lengths = at(head, 1);
+  if (!Array.isArray(head) || head.length !== 2 || !Array.isArray(lengths))
+    throw bad('head must be [frame, lengths of out-of-line data]');
+  const tails: Uint8Array[] = [];
+  let offset = align(headEnd);
+  for (const n of lengths) {
+    if (!Number.isSafeInteger(n) || n < 0 || offset + n > payload.length)
+      throw bad(`out-of-line length ${String(n)} overruns the payload`);
+    tails.push(payload.subarray(offset, offset + n));
+    offset += align(n);
+  }
+  if (offset !== payload.length) throw bad(`${payload.length - offset} bytes after the data`);
+  tailsIn = tails;
+  try {
+    const raw = frameIn(head[0]);
+    if (tailsIn.some((t) => t !== null))
+      throw new NetmsgFormatError('ool', 'out-of-line data that no item refers to');
+    return parseFrame(raw);
+  } finally {
+    tailsIn = [];
+  }
 }

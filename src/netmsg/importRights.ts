@@ -179,7 +179,8 @@ export function importMessage(
       const r = importRef(S, it.r, held);
       return { type: 'port', name: r.name, disposition: r.disposition };
     }
-    if (it.t === 'o') return { type: 'ool', data: it.d };
+    // The frame's bytes are this host's own: its data moves to the receiver uncopied.
+    if (it.t === 'o') return { type: 'ool', data: it.d, deallocate: true };
     const item: { type: 'inline'; data: Uint8Array; msgtName?: number; msgtSize?: number } = {
       type: 'inline',
       data: it.d,

@@ -311,7 +311,9 @@ export class Network {
       this.busyUntil.set(linkKey, end);
       this.stats.duplicated++;
       if (trace.enabled) trace.emit('net.duplicate', { id: frame.id, from, to, bytes });
-      this.launch(frame, true, end + link.latencyMs - now);
+      // Its own bytes: a receiver may keep (and later change) what one copy delivered.
+      const payload = frame.payload instanceof Uint8Array ? frame.payload.slice() : frame.payload;
+      this.launch({ ...frame, payload }, true, end + link.latencyMs - now);
     }
     return frame.id;
   }
