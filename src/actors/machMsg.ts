@@ -241,7 +241,11 @@ export function send(
         );
       else {
         wireBytes += item.data.length;
-        kbody.push({ type: 'ool', data: item.deallocate ? item.data : item.data.slice() });
+        kbody.push(
+          item.lent === true
+            ? { type: 'ool', data: item.data, lent: true }
+            : { type: 'ool', data: item.deallocate ? item.data : item.data.slice() },
+        );
       }
     }
   }

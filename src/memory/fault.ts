@@ -68,6 +68,7 @@ export function translate(
   }
   const target = p.object === top ? p : copyOnWrite(space, vpage, top, off, p, false);
   if (target === null) return 'notResident';
+  space.vm.ownFrame(target);
   space.pmap.enterWrite(vpage, target, permits(r.protection, true));
   return target.data;
 }
@@ -145,6 +146,7 @@ function attempt(
     if (!write) space.pmap.enterRead(vpage, p);
     else {
       const target = p.object === top ? p : copyOnWrite(space, vpage, top, off, p, true)!;
+      vm.ownFrame(target);
       space.pmap.enterWrite(vpage, target, true);
     }
     return finish();

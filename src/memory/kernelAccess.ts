@@ -99,17 +99,17 @@ function copyAcross(
 }
 
 /**
- * The kernel's look at one page for copying it out (the migration client's read of a frozen
- * task): its resident bytes, with the task's read permission, but without entering a translation
- * in the task's pmap, which only the task's own accesses need. The bytes are the frame itself:
- * copy them before anything can run.
+ * A virtual copy of one page for an out-of-line message (vm_read, as the migration client reads a
+ * task): the resident frame itself, lent (VmKernel.lendFrame), so a later write to the page gets a
+ * copy and the message keeps these bytes. It needs the task's read permission but enters no
+ * translation in the task's pmap: only the task's own accesses need those.
  */
-export function peekPage(space: AddressSpace, vpage: number): Uint8Array | PageFaultKind {
+export function lendPage(space: AddressSpace, vpage: number): Uint8Array | PageFaultKind {
   const r = space.regions.find(vpage);
   if (r === undefined) return 'unmapped';
   if (!permits(r.protection, false)) return 'protection';
   const p = lookup(r.object, r.objectPage(vpage));
-  return p === null ? 'notResident' : p.data;
+  return p === null ? 'notResident' : space.vm.lendFrame(p);
 }
 
 /** vm_read and vm_write take whole pages (KERN_INVALID_ARGUMENT otherwise). */
@@ -204,7 +204,10 @@ export function installPages(
         for (const w of waiting) vm.world.schedule(0, () => w(), 'vm.fault-retry');
       }
     }
-    if (p.data !== chunk) p.data.set(chunk);
+    if (p.data !== chunk) {
+      vm.ownFrame(p);
+      p.data.set(chunk);
+    }
     p.dirty = true;
     space.pmap.markDirty(vp);
   }

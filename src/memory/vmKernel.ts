@@ -24,6 +24,8 @@ export interface VmStats {
   /** Dirty or precious pages written to a pager with data_return (eviction, flush or clean). */
   pageOuts: number;
   cowCopies: number;
+  /** Lent frames copied because their page was written while a message held them. */
+  loanCopies: number;
   dataRequests: number;
   inits: number;
   terminates: number;
@@ -74,6 +76,7 @@ export class VmKernel {
     evictions: 0,
     pageOuts: 0,
     cowCopies: 0,
+    loanCopies: 0,
     dataRequests: 0,
     inits: 0,
     terminates: 0,
@@ -226,6 +229,32 @@ export class VmKernel {
       this.evict(v, 'evict');
       if (pm.tryTake()) return true;
     }
+  }
+
+  /**
+   * Lends `p`'s frame to an out-of-line message without copying it: Mach's virtual copy. Write
+   * translations to the page go, so the next write comes through a fault and `ownFrame`; the
+   * message keeps the bytes as they were when lent.
+   */
+  lendFrame(p: ResidentPage): Uint8Array {
+    if (!p.loaned) {
+      p.loaned = true;
+      this.writeProtect(p);
+    }
+    return p.data;
+  }
+
+  /**
+   * Called before anything writes `p`'s frame in place: a lent frame is left to the message and
+   * the page gets a copy; every translation to the old frame goes. Frame accounting is unchanged
+   * (the page still holds one frame).
+   */
+  ownFrame(p: ResidentPage): void {
+    if (!p.loaned) return;
+    p.loaned = false;
+    p.data = p.data.slice();
+    this.unmap(p);
+    this.stats.loanCopies++;
   }
 
   /** Makes `frame` page `offset` of `o`. */

@@ -16,6 +16,11 @@ export class ResidentPage {
   referenced = true;
   /** > 0 while the kernel copies from it: not evictable. */
   pinned = 0;
+  /**
+   * The frame is lent to an out-of-line message (a virtual copy): it must not be written in place,
+   * so the next write gets the page a copy first (VmKernel.ownFrame).
+   */
+  loaned = false;
   readonly pmaps: Pmap[] = [];
   readonly vpages: number[] = [];
   /** Links of the physical memory's clock ring. */
@@ -24,7 +29,8 @@ export class ResidentPage {
   inRing = false;
 
   constructor(
-    readonly data: Uint8Array,
+    /** The frame; replaced only when a lent frame is written (VmKernel.ownFrame). */
+    public data: Uint8Array,
     readonly object: VmObject,
     readonly offset: number,
   ) {}

@@ -38,7 +38,7 @@ export function startMemoryServer(
   const regions = from.regionList();
   const pages = dataPages(from);
   const ps = from.pageSize;
-  readPages(from, pages, (data, error) => {
+  readPages(from, pages, (items, error) => {
     if (error) {
       // Its space goes too (stopping the statechart alone would leave the pager's port behind).
       retireMemoryServer(host, { pager, pages: 0 });
@@ -48,8 +48,7 @@ export function startMemoryServer(
     pages.forEach((vp, k) => {
       const addr = vp * ps;
       const i = regions.findIndex((r) => addr >= r.address && addr < r.address + r.size);
-      if (i >= 0)
-        pager.store.write(i, addr - regions[i]!.address, data.subarray(k * ps, (k + 1) * ps), ps);
+      if (i >= 0) pager.store.write(i, addr - regions[i]!.address, items[k]!.data, ps);
     });
     done({ pager, pages: pages.length });
   });

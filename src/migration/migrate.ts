@@ -23,7 +23,7 @@ export interface MigrateOptions {
   readonly precopyThreshold?: number;
   /** ... or after this many rounds (default 5). */
   readonly precopyMaxRounds?: number;
-  /** Pages per PAGES message (default 16). */
+  /** Pages per PAGES message (default 256: 1 MiB of 4 KiB pages, one acknowledged message each). */
   readonly batchPages?: number;
   /** Faults to inject into this migration (tests, fault studies): see faultInjection.ts. */
   readonly inject?: readonly MigrationFault[];

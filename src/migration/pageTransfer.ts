@@ -1,14 +1,16 @@
 import type { IpcKernel } from '../actors/ipcKernel.ts';
 import type { PortSpace } from '../actors/portSpace.ts';
 import type { AddressSpace } from '../memory/addressSpace.ts';
-import { peekPage } from '../memory/kernelAccess.ts';
+import { lendPage } from '../memory/kernelAccess.ts';
+import type { OolItem } from '../protocol/message.ts';
 import { MigrationId, parseMigrationReply } from '../protocol/migration.ts';
 import { call } from './rpc.ts';
 
 /**
  * Step 5 as data: reads pages (faulting them in through the pager where needed) and sends them
- * to the destination session in batches of out-of-line data, one acknowledged message a batch.
- * Page copies are plain loops; only the batch exchange is a protocol step.
+ * to the destination session in batches, one acknowledged message a batch, each page an
+ * out-of-line item. Pages go as virtual copies (lent frames, as Mach's vm_read gives): nothing is
+ * copied until netmsg puts the batch on the wire.
  */
 export interface TransferStats {
   pages: number;
@@ -32,7 +34,7 @@ export function sendPages(
   const nextBatch = () => {
     if (i >= pages.length) return done();
     const chunk = pages.slice(i, i + batch);
-    readPages(from, chunk, (data, error) => {
+    readPages(from, chunk, (items, error) => {
       if (error) return fail(error);
       call(
         ipc,
@@ -40,7 +42,7 @@ export function sendPages(
         session,
         MigrationId.PAGES,
         { session: sessionId, pages: chunk },
-        [{ type: 'ool', data, deallocate: true }],
+        items,
         (reply) => {
           const r = parseMigrationReply(reply);
           if (!r.ok) return fail(`destination refused pages: ${r.error ?? 'no reason'}`);
@@ -56,19 +58,17 @@ export function sendPages(
   nextBatch();
 }
 
-/** Reads whole pages into one buffer, faulting non-resident ones in first. */
+/** Lends each page as an out-of-line item, faulting non-resident ones in first. */
 export function readPages(
   from: AddressSpace,
   pages: readonly number[],
-  cont: (data: Uint8Array, error?: string) => void,
+  cont: (items: OolItem[], error?: string) => void,
 ): void {
-  const ps = from.pageSize;
-  const out = new Uint8Array(pages.length * ps);
-  let k = 0;
+  const out: OolItem[] = [];
   const step = () => {
-    while (k < pages.length) {
-      const p = pages[k]!;
-      const page = peekPage(from, p);
+    while (out.length < pages.length) {
+      const p = pages[out.length]!;
+      const page = lendPage(from, p);
       if (page === 'notResident') {
         from.faultIn(p, false, (err) =>
           err ? cont(out, `cannot read page ${p}: ${err.message}`) : step(),
@@ -80,8 +80,7 @@ export function readPages(
           out,
           `page ${p} of ${from.label} is ${page === 'unmapped' ? 'not mapped' : 'not accessible'}`,
         );
-      out.set(page, k * ps);
-      k++;
+      out.push({ type: 'ool', data: page, lent: true });
     }
     cont(out);
   };

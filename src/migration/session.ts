@@ -14,7 +14,7 @@ import type { SessionIo } from '../machines/migrationSession.ts';
 import type { AddressSpace } from '../memory/addressSpace.ts';
 import { installPages } from '../memory/kernelAccess.ts';
 import { MachError } from '../protocol/errors.ts';
-import type { MessageItem, ReceivedPortItem } from '../protocol/message.ts';
+import type { MessageItem, OolItem, ReceivedPortItem } from '../protocol/message.ts';
 import {
   migrationReply,
   type PagesRequest,
@@ -53,20 +53,24 @@ export function sessionIo(t: SessionTarget, onClose: () => void): SessionIo {
   return {
     pages(m) {
       const req = requestData<PagesRequest>(m);
-      const ool = m.body[1];
       const ps = host.profile.pageSize;
-      if (!Array.isArray(req?.pages) || ool?.type !== 'ool')
-        return 'PAGES needs a page list and out-of-line data';
-      if (ool.data.length !== req.pages.length * ps)
-        return `PAGES carries ${ool.data.length} bytes for ${req.pages.length} pages`;
-      for (const p of req.pages) {
+      if (!Array.isArray(req?.pages)) return 'PAGES needs a page list';
+      if (m.body.length !== req.pages.length + 1)
+        return `PAGES carries ${m.body.length - 1} items for ${req.pages.length} pages`;
+      for (let i = 0; i < req.pages.length; i++) {
+        const p = req.pages[i];
+        const item = m.body[i + 1]!;
+        if (item.type !== 'ool' || item.data.length !== ps)
+          return `PAGES item ${i + 1} is not one page of out-of-line data`;
         if (!Number.isInteger(p) || memory.regions.find(p) === undefined)
           return `page ${String(p)} is not in the new task's address space`;
       }
-      // The kernel writes the pages as they were, whatever their protection (text too). The
-      // received data is the session's alone, so its pages become the task's frames uncopied.
+      // The kernel writes the pages as they were, whatever their protection (text too). Data
+      // that arrived over the network is the session's alone, so it becomes the task's frames
+      // uncopied; lent frames (from this very host) are copied.
       req.pages.forEach((p, i) => {
-        installPages(memory, p * ps, ool.data.subarray(i * ps, (i + 1) * ps), true);
+        const item = m.body[i + 1] as OolItem;
+        installPages(memory, p * ps, item.data, item.lent !== true);
       });
       return null;
     },

@@ -129,6 +129,11 @@ export class PeerChannel {
       body: f.body,
       ...(ack ? { ack } : {}),
     });
+    // An acknowledgement must not wait behind bulk data on the link (the peer would time out
+    // and retransmit): when this frame takes longer on the wire than the ack delay, the ack also
+    // goes ahead of it on its own.
+    if (ack && owner.transport.estimateMs(this.peer, bytes.length) > owner.config.ackDelayMs)
+      this.sendAck(ack);
     f.bytes = bytes.length;
     f.sentAt = owner.world.now();
     owner.stats.framesSent++;
@@ -232,20 +237,24 @@ export class PeerChannel {
         this.ackTimer = null;
         const ack = this.owedAck();
         if (ack === undefined || this.owner.stopped) return;
-        this.owner.stats.acksSent++;
-        this.sendControl({
-          v: 1,
-          k: 'ack',
-          src: this.owner.host,
-          dst: this.peer,
-          se: this.owner.epoch,
-          de: ack.e,
-          ds: ack.s,
-          n: ack.n,
-        });
+        this.sendAck(ack);
       },
       'netmsg.ack',
     );
+  }
+
+  private sendAck(ack: { e: number; s: number; n: number }): void {
+    this.owner.stats.acksSent++;
+    this.sendControl({
+      v: 1,
+      k: 'ack',
+      src: this.owner.host,
+      dst: this.peer,
+      se: this.owner.epoch,
+      de: ack.e,
+      ds: ack.s,
+      n: ack.n,
+    });
   }
 
   onAck(frame: Extract<NetFrame, { k: 'ack' }>): void {

@@ -26,6 +26,11 @@ export interface OolItem {
   readonly data: Uint8Array;
   /** Move rather than copy: the sender gives the region up. */
   readonly deallocate?: boolean;
+  /**
+   * The bytes are a frame the VM lent (a virtual copy: the page gets a copy on its next write), so
+   * the kernel passes them on uncopied; whoever receives them must copy them before writing.
+   */
+  readonly lent?: boolean;
 }
 
 export type MessageItem = InlineItem | PortItem | OolItem;
