@@ -241,9 +241,10 @@ export function send(
         );
       else {
         wireBytes += item.data.length;
+        // A lent item is immutable as it stands: it goes on as it is.
         kbody.push(
           item.lent === true
-            ? { type: 'ool', data: item.data, lent: true }
+            ? item
             : { type: 'ool', data: item.deallocate ? item.data : item.data.slice() },
         );
       }

@@ -15,6 +15,10 @@ import type { BenchResult } from './measure.ts';
  * MiB, migrated once its fill pass has written every page. Only the migration is timed (from
  * `migrate` to its result), not the program's run up to it; the task is suspended before, so
  * its own instructions do not count either. ratio = copy time / migration time.
+ *
+ * Both sides are the best of several runs in the same process, so both are measured warm: the
+ * migration three times (each on a fresh cluster; the first also warms the JIT and the
+ * allocator up), the copy five times after each migration.
  */
 const MiB = 1024 * 1024;
 const SOURCE = fileURLToPath(new URL('../../examples/bigmem.s', import.meta.url));
@@ -101,16 +105,20 @@ export function plainCopyMs(bytes: number, pageSize = 4096): number {
   return best + (sink & 0);
 }
 
-export function wallBenchmarks(): BenchResult[] {
-  const r = runWallMigration(64);
+/** Runs the 64 MiB migration `runs` times; the best migration against the best copy. */
+export function wallBenchmarks(runs = 3): BenchResult[] {
+  const all = Array.from({ length: runs }, () => runWallMigration(64));
+  const r = all.reduce((a, b) => (b.migrationMs < a.migrationMs ? b : a));
+  const copyMs = Math.min(...all.map((x) => x.copyMs));
+  const each = all.map((x) => x.migrationMs.toFixed(0)).join(', ');
   return [
     {
       name: 'migration.wall_64mib_vs_copy',
       value: r.migrationMs,
       unit: 'ms (wall)',
-      baseline: { name: 'plain_copy_64mib', value: r.copyMs },
-      ratio: r.copyMs / r.migrationMs,
-      note: `goal: ratio >= 0.2; eager, ${r.result.pagesMoved} pages, ${(r.result.bytes / MiB).toFixed(1)} MiB moved, ${r.events.toLocaleString('en-US')} events, virtual ${r.result.totalMs.toFixed(0)} ms`,
+      baseline: { name: 'plain_copy_64mib', value: copyMs },
+      ratio: copyMs / r.migrationMs,
+      note: `goal: ratio >= 0.2; best of ${runs} runs (${each} ms); eager, ${r.result.pagesMoved} pages, ${(r.result.bytes / MiB).toFixed(1)} MiB moved, ${r.events.toLocaleString('en-US')} events, virtual ${r.result.totalMs.toFixed(0)} ms`,
     },
   ];
 }

@@ -22,7 +22,7 @@ const SUITES: { prefixes: string[]; run: (json: boolean) => BenchResult[] }[] = 
   { prefixes: ['vm.', 'task.'], run: kernelBenchmarks },
   { prefixes: ['netmsg.'], run: netmsgBenchmarks },
   { prefixes: ['migration.sparse', 'migration.dense'], run: migrationBenchmarks },
-  { prefixes: ['migration.wall_'], run: wallBenchmarks },
+  { prefixes: ['migration.wall_'], run: () => wallBenchmarks() },
   { prefixes: ['check.'], run: checkBenchmarks },
   {
     prefixes: ['scale.'],

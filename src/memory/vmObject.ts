@@ -8,6 +8,10 @@ import type { Region } from './regions.ts';
  * here are listed in `pmaps`/`vpages` so eviction can remove them (stale pairs are harmless:
  * removal checks that the entry still points at this page).
  */
+/** Shared and never written (only addMapping adds, and it first gives the page its own). */
+const NO_PMAPS: Pmap[] = [];
+const NO_VPAGES: number[] = [];
+
 export class ResidentPage {
   dirty = false;
   /** The manager keeps no copy (data_supply precious): return it even when clean. */
@@ -21,8 +25,9 @@ export class ResidentPage {
    * so the next write gets the page a copy first (VmKernel.ownFrame).
    */
   loaned = false;
-  readonly pmaps: Pmap[] = [];
-  readonly vpages: number[] = [];
+  /** Empty ones are shared until the first mapping: most pages of a big space are never mapped. */
+  pmaps: Pmap[] = NO_PMAPS;
+  vpages: number[] = NO_VPAGES;
   /** Links of the physical memory's clock ring. */
   prev: ResidentPage = this;
   next: ResidentPage = this;
@@ -37,6 +42,10 @@ export class ResidentPage {
 
   /** Records that `pmap` maps this page at `vpage` (once per pair). */
   addMapping(pmap: Pmap, vpage: number): void {
+    if (this.pmaps === NO_PMAPS) {
+      this.pmaps = [];
+      this.vpages = [];
+    }
     const ss = this.pmaps;
     for (let i = 0; i < ss.length; i++) if (ss[i] === pmap && this.vpages[i] === vpage) return;
     ss.push(pmap);

@@ -284,8 +284,20 @@ export function parseMessage(v: unknown, path: string): NetMessage {
     id,
     dest: oneOf(o, 'dest', path, ['send', 'once'] as const),
     reply,
-    body: list(o, 'body', path, 4096).map((it, i) => parseItem(it, `${path}.body[${i}]`)),
+    body: list(o, 'body', path, 4096).map(
+      (it, i) => oolItem(it) ?? parseItem(it, `${path}.body[${i}]`),
+    ),
   };
+}
+
+/**
+ * The common well-formed out-of-line item, checked without building its path (a batch of pages
+ * has hundreds); anything else goes through parseItem, which names what is wrong.
+ */
+function oolItem(v: unknown): NetItem | null {
+  if (v === null || typeof v !== 'object') return null;
+  const o = v as Obj;
+  return o.t === 'o' && o.d instanceof Uint8Array ? { t: 'o', d: o.d } : null;
 }
 
 function parseBody(v: unknown, path: string): NetBody {
