@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { createActor } from 'xstate';
 import { Cluster } from '../cluster.ts';
 import { spawn } from '../kernel/loader.ts';
@@ -9,7 +7,7 @@ import { taskMachine } from '../machines/task.ts';
 import { assemble } from '../vm/assembler.ts';
 import { benchPrimesVsJs, primesInJs } from '../vm/bench.ts';
 import { HOST_PROFILES } from '../world/profiles.ts';
-import type { BenchResult } from './measure.ts';
+import { type BenchResult, collectGarbage } from './measure.ts';
 
 /**
  * Kernel benchmarks (issue 3): the interpreter against plain JavaScript on the primes example,
@@ -76,14 +74,6 @@ _start: li    r0, SYS_PORT_ALLOCATE
         trap
 `;
 
-/** global.gc, exposed at run time if node was not started with --expose-gc. */
-function gcFunction(): () => void {
-  const g = (globalThis as { gc?: () => void }).gc;
-  if (typeof g === 'function') return g;
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
 function settledHeap(gc: () => void): { heap: number; external: number } {
   for (let i = 0; i < 3; i++) gc();
   const m = process.memoryUsage();
@@ -105,7 +95,7 @@ export interface IdleTaskMeasurement {
  * host; the heap after full collections, before and after, divided by `count`.
  */
 export function measureIdleTasks(count = 2000): IdleTaskMeasurement {
-  const gc = gcFunction();
+  const gc = collectGarbage;
   const image = assemble(IDLE_SOURCE);
   const profile = { ...HOST_PROFILES.modern, name: 'idle-bench' };
   // Warm up the code paths (and the JIT) on a throw-away cluster.
@@ -137,7 +127,7 @@ export function measureIdleTasks(count = 2000): IdleTaskMeasurement {
 
 /** Heap per started XState actor of the task machine (the statechart alone), same method. */
 export function measureTaskActors(count = 2000): number {
-  const gc = gcFunction();
+  const gc = collectGarbage;
   const warm = Array.from({ length: 50 }, (_, i) =>
     createActor(taskMachine, { input: { name: `w${i}` } }).start(),
   );

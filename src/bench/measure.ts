@@ -1,3 +1,6 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 /** One benchmark figure beside the baseline measured in the same run. */
 export interface BenchResult {
   readonly name: string;
@@ -58,4 +61,23 @@ export function ratioResult(
     ratio: value / baseline,
     ...(note ? { note } : {}),
   };
+}
+
+let gcFn: (() => void) | null = null;
+
+/**
+ * A full garbage collection (global.gc, exposed at run time if node was not started with
+ * --expose-gc): a timed section then starts with no garbage of earlier ones to collect, and a
+ * heap figure counts only what is live.
+ */
+export function collectGarbage(): void {
+  if (gcFn === null) {
+    const g = (globalThis as { gc?: () => void }).gc;
+    if (typeof g === 'function') gcFn = g;
+    else {
+      setFlagsFromString('--expose-gc');
+      gcFn = runInNewContext('gc') as () => void;
+    }
+  }
+  gcFn();
 }

@@ -1,12 +1,10 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Cluster } from '../cluster.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
 import type { Migration } from '../migration/migrate.ts';
 import { assemble } from '../vm/assembler.ts';
 import { HOST_PROFILES, LINK_PROFILES } from '../world/profiles.ts';
-import type { BenchResult } from './measure.ts';
+import { type BenchResult, collectGarbage } from './measure.ts';
 
 /**
  * `scale.*`: how cost grows with the size of the simulation. One cluster of `hosts` hosts on
@@ -81,15 +79,6 @@ export function scaleFactor(given?: number): number {
   return f;
 }
 
-function gc(): void {
-  try {
-    setFlagsFromString('--expose-gc');
-    (runInNewContext('gc') as () => void)();
-  } catch {
-    // No collector access: the heap figure is then only approximate.
-  }
-}
-
 export function runScale(opts: ScaleOptions = {}): ScaleRun {
   const f = scaleFactor(opts.factor);
   const nHosts = opts.hosts ?? Math.max(2, Math.round(FULL_SCALE.hosts * f));
@@ -109,7 +98,7 @@ export function runScale(opts: ScaleOptions = {}): ScaleRun {
   progress(0.1, `${nHosts} hosts`);
 
   const image = assemble(TICKER, { fileName: 'ticker.s' });
-  gc();
+  collectGarbage();
   const heap0 = process.memoryUsage().heapUsed;
   const t1 = performance.now();
   const tasks: Task[] = [];
@@ -120,7 +109,7 @@ export function runScale(opts: ScaleOptions = {}): ScaleRun {
   // Let every task load and run its first round.
   cluster.world.runUntilTime(cluster.world.now() + 20);
   const spawnMs = performance.now() - t1;
-  gc();
+  collectGarbage();
   const heapPerTaskBytes = (process.memoryUsage().heapUsed - heap0) / Math.max(1, nTasks);
   progress(0.4, `${nTasks} tasks`);
 

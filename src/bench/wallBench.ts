@@ -17,7 +17,7 @@ import type { BenchResult } from './measure.ts';
  * its own instructions do not count either. ratio = copy time / migration time.
  *
  * Both sides are the best of several runs in the same process, so both are measured warm: the
- * migration three times (each on a fresh cluster; the first also warms the JIT and the
+ * migration five times (each on a fresh cluster; the first ones also warm the JIT and the
  * allocator up), the copy five times after each migration.
  */
 const MiB = 1024 * 1024;
@@ -106,7 +106,7 @@ export function plainCopyMs(bytes: number, pageSize = 4096): number {
 }
 
 /** Runs the 64 MiB migration `runs` times; the best migration against the best copy. */
-export function wallBenchmarks(runs = 3): BenchResult[] {
+export function wallBenchmarks(runs = 5): BenchResult[] {
   const all = Array.from({ length: runs }, () => runWallMigration(64));
   const r = all.reduce((a, b) => (b.migrationMs < a.migrationMs ? b : a));
   const copyMs = Math.min(...all.map((x) => x.copyMs));

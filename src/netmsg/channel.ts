@@ -51,6 +51,8 @@ export class PeerChannel {
   private rttvar = 0;
   private rto: number;
   private backoff = 1;
+  /** The last acknowledgement put on the wire, alone or on a data frame (see ackKey). */
+  private lastAck = '';
   /** The peer's epoch, as far as this server knows it (0: never heard). */
   peerEpoch = 0;
   // Incoming stream.
@@ -130,10 +132,14 @@ export class PeerChannel {
       ...(ack ? { ack } : {}),
     });
     // An acknowledgement must not wait behind bulk data on the link (the peer would time out
-    // and retransmit): when this frame takes longer on the wire than the ack delay, the ack also
-    // goes ahead of it on its own.
-    if (ack && owner.transport.estimateMs(this.peer, bytes.length) > owner.config.ackDelayMs)
-      this.sendAck(ack);
+    // and retransmit): when this frame takes longer to put on the wire than the ack delay, a new
+    // ack also goes ahead of it on its own.
+    if (ack !== undefined) {
+      const t = owner.transport;
+      const serialize = t.estimateMs(this.peer, bytes.length) - t.estimateMs(this.peer, 0);
+      if (serialize > owner.config.ackDelayMs && ackKey(ack) !== this.lastAck) this.sendAck(ack);
+      this.lastAck = ackKey(ack);
+    }
     f.bytes = bytes.length;
     f.sentAt = owner.world.now();
     owner.stats.framesSent++;
@@ -244,6 +250,7 @@ export class PeerChannel {
   }
 
   private sendAck(ack: { e: number; s: number; n: number }): void {
+    this.lastAck = ackKey(ack);
     this.owner.stats.acksSent++;
     this.sendControl({
       v: 1,
@@ -365,4 +372,9 @@ export class PeerChannel {
 
 function compareStream(e1: number, s1: number, e2: number, s2: number): number {
   return e1 !== e2 ? e1 - e2 : s1 - s2;
+}
+
+/** Which acknowledgement this is: epoch, session and the highest frame acknowledged. */
+function ackKey(a: { e: number; s: number; n: number }): string {
+  return `${a.e}:${a.s}:${a.n}`;
 }
