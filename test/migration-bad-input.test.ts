@@ -142,8 +142,9 @@ describe('migrate refuses, changing nothing', () => {
   });
 
   it.each([
-    [{ batchPages: 0 }, /batchPages must be an integer >= 1, got 0/],
-    [{ batchPages: 1.5 }, /batchPages must be an integer >= 1/],
+    [{ batchPages: 0 }, /batchPages must be an integer from 1 to 2048, got 0/],
+    [{ batchPages: 1.5 }, /batchPages must be an integer from 1 to 2048/],
+    [{ batchPages: 2049 }, /batchPages must be an integer from 1 to 2048, got 2049/],
     [{ precopyMaxRounds: 0 }, /precopyMaxRounds must be an integer >= 1/],
     [{ precopyThreshold: -1 }, /precopyThreshold must be an integer >= 0/],
     [{ timeouts: { stepMs: -5 } }, /timeouts.stepMs must be a finite number > 0, got -5/],

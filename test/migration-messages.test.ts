@@ -10,8 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Cluster } from '../src/cluster.ts';
 import type { Host } from '../src/kernel/host.ts';
 import type { Task } from '../src/kernel/task.ts';
+import { defaultBatchPages } from '../src/migration/migrate.ts';
 import type { Strategy } from '../src/protocol/migration.ts';
 import { Disposition, PortRight, PortType } from '../src/protocol/rights.ts';
+import { LINK_PROFILES } from '../src/world/profiles.ts';
 import { mainThread, printHex, program } from './support/kernelFixtures.ts';
 import {
   census,
@@ -408,4 +410,19 @@ describe('the port space of a migrated task', () => {
       for (const h of cluster.hosts.values()) expect(census(h).problems).toEqual([]);
     },
   );
+});
+
+describe('the default batch of pages per PAGES message', () => {
+  const host = { profile: { pageSize: 4096 } };
+  it('is about 64 ms of the link: small on 10 Mbit/s Ethernet, large on gigabit', () => {
+    expect(defaultBatchPages(LINK_PROFILES.ethernet10, host)).toBe(19);
+    expect(defaultBatchPages(LINK_PROFILES.ethernet100, host)).toBe(195);
+    expect(defaultBatchPages(LINK_PROFILES.gigabit, host)).toBe(1953);
+  });
+  it('stays between 16 and 2048 pages', () => {
+    const slow = { ...LINK_PROFILES.ethernet10, bitsPerSecond: 1_000 };
+    const fast = { ...LINK_PROFILES.gigabit, bitsPerSecond: 1e12 };
+    expect(defaultBatchPages(slow, host)).toBe(16);
+    expect(defaultBatchPages(fast, host)).toBe(2048);
+  });
 });

@@ -67,7 +67,7 @@ function eagerMigration(sizeMiB: number) {
   expect(task.exit).toBeNull();
   suspendTask(task);
   const wire = wireLog(cluster.network, () => cluster.world.now());
-  const m = cluster.migrate(task, 'dst', { strategy: 'eager' });
+  const m = cluster.migrate(task, 'dst', { strategy: 'eager', batchPages: 256 });
   cluster.world.runUntil(() => m.result() !== null);
   const stats = (h: string) => cluster.netmsg.server(h).stats;
   return { result: m.result()!, wire, src: stats('src'), dst: stats('dst') };

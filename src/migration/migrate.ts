@@ -11,7 +11,7 @@ import {
 import type { NetmsgInstallation } from '../netmsg/install.ts';
 import { MachError } from '../protocol/errors.ts';
 import { STRATEGIES, type Strategy } from '../protocol/migration.ts';
-import { wireTimeMs } from '../world/profiles.ts';
+import { type LinkProfile, wireTimeMs } from '../world/profiles.ts';
 import { type ClientState, clientIo } from './client.ts';
 import { checkFaults, injectFaults, type MigrationFault } from './faultInjection.ts';
 import './traceEvents.ts';
@@ -23,7 +23,7 @@ export interface MigrateOptions {
   readonly precopyThreshold?: number;
   /** ... or after this many rounds (default 5). */
   readonly precopyMaxRounds?: number;
-  /** Pages per PAGES message (default 256: 1 MiB of 4 KiB pages, one acknowledged message each). */
+  /** Pages per PAGES message (default: about 64 ms of the link, 16 to 2048; see defaultBatchPages). */
   readonly batchPages?: number;
   /** Faults to inject into this migration (tests, fault studies): see faultInjection.ts. */
   readonly inject?: readonly MigrationFault[];
@@ -108,7 +108,7 @@ export function migrate(
     to,
     strategy,
     session: `${host.name}-${task.name}-${nextSession(cluster.world)}`,
-    batchPages: opts.batchPages ?? 256,
+    batchPages: opts.batchPages ?? defaultBatchPages(cluster.network.link(host.name, to), host),
     space: host.ipc.createSpace(`${host.name}:migration-client:${task.name}`),
     serverName: 0,
     sessionName: 0,
@@ -232,14 +232,38 @@ export function migrate(
 
 const migrating = new Set<Task>();
 
+/** A batch should take about this long to put on the link. */
+const BATCH_WIRE_MS = 64;
+/** At most this many pages a batch: one out-of-line item each keeps the message under 64 KiB. */
+const MAX_BATCH_PAGES = 2048;
+
+/**
+ * Pages per PAGES message when the caller gives none: about BATCH_WIRE_MS of the link's
+ * bandwidth, 16 to 2048 pages. A batch is one acknowledged message, so a slow link gets small
+ * ones (progress and failures are seen within tens of milliseconds) and a fast one big ones
+ * (fewer round trips, and less work per page on the hosts).
+ */
+export function defaultBatchPages(
+  link: LinkProfile,
+  host: { profile: { pageSize: number } },
+): number {
+  const pages = Math.floor(
+    ((link.bitsPerSecond / 8) * BATCH_WIRE_MS) / 1000 / host.profile.pageSize,
+  );
+  return Math.min(MAX_BATCH_PAGES, Math.max(16, pages));
+}
+
 /** Throws a MachError naming the first option out of range (a batch of 0 pages never ends). */
 function checkOptions(opts: MigrateOptions): void {
   const bad = (what: string, v: unknown) => {
     throw new MachError('KERN_INVALID_ARGUMENT', `${what}, got ${String(v)}`);
   };
   const int = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
-  if (opts.batchPages !== undefined && !int(opts.batchPages, 1))
-    bad('batchPages must be an integer >= 1', opts.batchPages);
+  if (
+    opts.batchPages !== undefined &&
+    (!int(opts.batchPages, 1) || opts.batchPages > MAX_BATCH_PAGES)
+  )
+    bad(`batchPages must be an integer from 1 to ${MAX_BATCH_PAGES}`, opts.batchPages);
   if (opts.precopyMaxRounds !== undefined && !int(opts.precopyMaxRounds, 1))
     bad('precopyMaxRounds must be an integer >= 1', opts.precopyMaxRounds);
   if (opts.precopyThreshold !== undefined && !int(opts.precopyThreshold, 0))
