@@ -191,7 +191,7 @@ export function installPages(
     const r = space.regions.find(vp)!;
     const top = r.object;
     const off = r.objectPage(vp);
-    const chunk = data.subarray(i * ps, (i + 1) * ps);
+    const chunk = data.length === ps ? data : data.subarray(i * ps, (i + 1) * ps);
     const old = lookup(top, off);
     let p = old !== null && old.object === top ? old : null;
     if (p === null) {

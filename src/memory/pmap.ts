@@ -70,7 +70,7 @@ export class Pmap {
 
   /** Unlinks every page this pmap points at and forgets everything (the space is destroyed). */
   clear(): void {
-    for (const [vp, p] of this.read) p.removeMapping(this, vp);
+    this.read.forEach((p, vp) => p.removeMapping(this, vp));
     this.read.clear();
     this.write.clear();
     this.dirty.clear();

@@ -54,6 +54,14 @@ export class ResidentPage {
 
   removeMapping(pmap: Pmap, vpage: number): void {
     const ss = this.pmaps;
+    if (ss.length === 1) {
+      // The usual case (one space maps the page): back to the shared empty lists.
+      if (ss[0] === pmap && this.vpages[0] === vpage) {
+        this.pmaps = NO_PMAPS;
+        this.vpages = NO_VPAGES;
+      }
+      return;
+    }
     for (let i = 0; i < ss.length; i++) {
       if (ss[i] === pmap && this.vpages[i] === vpage) {
         ss.splice(i, 1);
