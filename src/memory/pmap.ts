@@ -70,7 +70,9 @@ export class Pmap {
 
   /** Unlinks every page this pmap points at and forgets everything (the space is destroyed). */
   clear(): void {
-    this.read.forEach((p, vp) => p.removeMapping(this, vp));
+    this.read.forEach((p, vp) => {
+      p.removeMapping(this, vp);
+    });
     this.read.clear();
     this.write.clear();
     this.dirty.clear();
