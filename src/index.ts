@@ -9,6 +9,7 @@ export { bindMailbox, type MachMessageEvent } from './actors/mailbox.ts';
 export type { ReceiveOutcome, SendOutcome } from './actors/outcomes.ts';
 export type { PortSpace } from './actors/portSpace.ts';
 export { Cluster, type ClusterOptions } from './cluster.ts';
+export { AssemblyError, assemble } from './cpu/assembler.ts';
 export { Host } from './kernel/host.ts';
 export { spawn } from './kernel/loader.ts';
 export type { Task } from './kernel/task.ts';
@@ -49,7 +50,6 @@ export {
   PortType,
 } from './protocol/rights.ts';
 export { blockingCall, startClient, startServer } from './servers/requestReply.ts';
-export { AssemblyError, assemble } from './vm/assembler.ts';
 export { type Fault, FaultPlan } from './world/faults.ts';
 export { Network } from './world/network.ts';
 export { HOST_PROFILES, LINK_PROFILES, wireTimeMs } from './world/profiles.ts';

@@ -9,7 +9,7 @@ import {
   type Image,
   Op,
   SYS,
-} from '../src/vm/index.ts';
+} from '../src/cpu/index.ts';
 
 const text = (img: Image) => img.segments.find((s) => s.kind === 'text')!;
 const data = (img: Image) => img.segments.find((s) => s.kind === 'data')!;

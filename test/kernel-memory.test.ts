@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkIpcInvariants } from '../src/actors/invariants.ts';
+import { KERN } from '../src/cpu/syscalls.ts';
+import { copyThreadState } from '../src/cpu/thread.ts';
 import { createTask, createThread, resumeThread, startTask } from '../src/kernel/taskOps.ts';
 import type { AddressSpace } from '../src/memory/addressSpace.ts';
 import { MemoryObjectId } from '../src/protocol/memoryObject.ts';
-import { KERN } from '../src/vm/syscalls.ts';
-import { copyThreadState } from '../src/vm/thread.ts';
 import { HOST_PROFILES } from '../src/world/profiles.ts';
 import type { TraceEvent, TraceEventOf } from '../src/world/trace.ts';
 import {

@@ -8,6 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkIpcInvariants } from '../src/actors/invariants.ts';
 import type { PortSpace } from '../src/actors/portSpace.ts';
+import { assemble } from '../src/cpu/assembler.ts';
+import { KERN, MACH_MSG_RETURN } from '../src/cpu/syscalls.ts';
 import type { Host } from '../src/kernel/host.ts';
 import type { Task } from '../src/kernel/task.ts';
 import type { Thread } from '../src/kernel/thread.ts';
@@ -17,8 +19,6 @@ import { KernelRoutine, type KernelRoutineName } from '../src/protocol/kernelInt
 import type { MessageItem, ReceivedMessage } from '../src/protocol/message.ts';
 import { NotifyId } from '../src/protocol/notifications.ts';
 import { Disposition, PortRight, PortType, ReceivedRight } from '../src/protocol/rights.ts';
-import { assemble } from '../src/vm/assembler.ts';
-import { KERN, MACH_MSG_RETURN } from '../src/vm/syscalls.ts';
 import {
   hex32,
   mainThread,

@@ -1,14 +1,14 @@
 /**
- * Every system call of the ABI (src/vm/syscalls.ts), made by small assembly programs running as
+ * Every system call of the ABI (src/cpu/syscalls.ts), made by small assembly programs running as
  * tasks on a simulated host. Each program reports what the kernel returned by printing it (or by
  * exiting with it), so the expectations read as the program's output.
  */
 import { describe, expect, it } from 'vitest';
 import { checkIpcInvariants } from '../src/actors/invariants.ts';
+import { assemble } from '../src/cpu/assembler.ts';
+import { KERN, MACH_MSG_RETURN, MACH_MSG_TYPE } from '../src/cpu/syscalls.ts';
 import { resumeTask } from '../src/kernel/taskOps.ts';
 import { Disposition, PortRight, PortType } from '../src/protocol/rights.ts';
-import { assemble } from '../src/vm/assembler.ts';
-import { KERN, MACH_MSG_RETURN, MACH_MSG_TYPE } from '../src/vm/syscalls.ts';
 import {
   exitWith,
   hex32,

@@ -4,6 +4,9 @@
  * reading and writing a thread's registers (thread_get_state / thread_set_state).
  */
 import { describe, expect, it, vi } from 'vitest';
+import { assemble } from '../src/cpu/assembler.ts';
+import { KERN, MACH_MSG_RETURN } from '../src/cpu/syscalls.ts';
+import { assignThreadState, copyThreadState, createThreadState } from '../src/cpu/thread.ts';
 import type { Task } from '../src/kernel/task.ts';
 import {
   abortThread,
@@ -17,9 +20,6 @@ import {
 } from '../src/kernel/taskOps.ts';
 import type { Thread } from '../src/kernel/thread.ts';
 import { MachError } from '../src/protocol/errors.ts';
-import { assemble } from '../src/vm/assembler.ts';
-import { KERN, MACH_MSG_RETURN } from '../src/vm/syscalls.ts';
-import { assignThreadState, copyThreadState, createThreadState } from '../src/vm/thread.ts';
 import {
   exitWith,
   hex32,

@@ -3,11 +3,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { createActor } from 'xstate';
 import { homeOutput } from '../examples/library/home-output.ts';
 import { Cluster } from '../src/cluster.ts';
+import { assemble } from '../src/cpu/assembler.ts';
 import { spawn } from '../src/kernel/loader.ts';
 import { consoleStream } from '../src/machines/consoleStream.ts';
 import { startManagers } from '../src/managers/index.ts';
 import { STRATEGIES } from '../src/protocol/migration.ts';
-import { assemble } from '../src/vm/assembler.ts';
 import { FaultPlan } from '../src/world/faults.ts';
 import { traceDigest } from '../src/world/trace.ts';
 import {

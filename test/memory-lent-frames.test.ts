@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { IpcKernel } from '../src/actors/ipcKernel.ts';
+import type { MemoryAccessFault } from '../src/cpu/memory.ts';
 import { createHostMemory, VM_INHERIT_SHARE, VM_PROT_WRITE } from '../src/memory/index.ts';
 import { installPages, lendPage, writeBytes } from '../src/memory/kernelAccess.ts';
-import type { MemoryAccessFault } from '../src/vm/memory.ts';
 import { HOST_PROFILES } from '../src/world/profiles.ts';
 import { World } from '../src/world/world.ts';
 import {

@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkIpcInvariants } from '../src/actors/invariants.ts';
 import { IpcKernel } from '../src/actors/ipcKernel.ts';
+import { assemble, run } from '../src/cpu/index.ts';
+import { createThreadState } from '../src/cpu/thread.ts';
 import {
   type AddressSpace,
   createHostMemory,
@@ -14,8 +16,6 @@ import {
   VM_PROT_READ,
 } from '../src/memory/index.ts';
 import { MemoryObjectId } from '../src/protocol/memoryObject.ts';
-import { assemble, run } from '../src/vm/index.ts';
-import { createThreadState } from '../src/vm/thread.ts';
 import { HOST_PROFILES } from '../src/world/profiles.ts';
 import { type TraceEvent, traceDigest } from '../src/world/trace.ts';
 import { World } from '../src/world/world.ts';

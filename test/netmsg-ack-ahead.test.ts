@@ -6,6 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../src/cluster.ts';
+import { assemble } from '../src/cpu/assembler.ts';
 import { spawn } from '../src/kernel/loader.ts';
 import { suspendTask } from '../src/kernel/taskOps.ts';
 import { DEFAULT_NETMSG_CONFIG } from '../src/netmsg/config.ts';
@@ -15,7 +16,6 @@ import { dataOf, inlineData } from '../src/protocol/codec.ts';
 import type { ReceivedMessage } from '../src/protocol/message.ts';
 import type { DataFrame, NetFrame } from '../src/protocol/netmsg.ts';
 import { Disposition, PortRight } from '../src/protocol/rights.ts';
-import { assemble } from '../src/vm/assembler.ts';
 import type { Network } from '../src/world/network.ts';
 import {
   HOST_PROFILES,

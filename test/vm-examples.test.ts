@@ -18,7 +18,7 @@ import {
   SYS,
   type ThreadState,
   writeMemory,
-} from '../src/vm/index.ts';
+} from '../src/cpu/index.ts';
 
 const source = (name: string) =>
   readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8');

@@ -15,7 +15,7 @@ import {
   setJitOptions,
   type ThreadState,
   threadStatesEqual,
-} from '../src/vm/index.ts';
+} from '../src/cpu/index.ts';
 
 /**
  * A Memory like the kernel's: pages can be mapped but not resident (the interpreter must stop

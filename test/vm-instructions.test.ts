@@ -19,7 +19,7 @@ import {
   threadStateFromJSON,
   threadStatesEqual,
   threadStateToJSON,
-} from '../src/vm/index.ts';
+} from '../src/cpu/index.ts';
 
 interface Machine {
   thread: ThreadState;

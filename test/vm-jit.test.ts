@@ -11,8 +11,8 @@ import {
   type PageFaultKind,
   run,
   setJitOptions,
-} from '../src/vm/index.ts';
-import { generateRegionSource } from '../src/vm/jit.ts';
+} from '../src/cpu/index.ts';
+import { generateRegionSource } from '../src/cpu/jit.ts';
 
 /**
  * The region compiler must be invisible: for any program, any sequence of budgets and any

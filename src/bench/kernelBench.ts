@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { createActor } from 'xstate';
 import { Cluster } from '../cluster.ts';
+import { assemble } from '../cpu/assembler.ts';
+import { benchPrimesVsJs, primesInJs } from '../cpu/bench.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
 import { taskMachine } from '../machines/task.ts';
-import { assemble } from '../vm/assembler.ts';
-import { benchPrimesVsJs, primesInJs } from '../vm/bench.ts';
 import { HOST_PROFILES } from '../world/profiles.ts';
 import { type BenchResult, collectGarbage } from './measure.ts';
 

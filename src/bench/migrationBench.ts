@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../cluster.ts';
+import { assemble } from '../cpu/assembler.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
 import { STRATEGIES, type Strategy } from '../protocol/migration.ts';
-import { assemble } from '../vm/assembler.ts';
 import type { BenchResult } from './measure.ts';
 
 /**

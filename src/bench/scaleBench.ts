@@ -1,8 +1,8 @@
 import { Cluster } from '../cluster.ts';
+import { assemble } from '../cpu/assembler.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
 import type { Migration } from '../migration/migrate.ts';
-import { assemble } from '../vm/assembler.ts';
 import { HOST_PROFILES, LINK_PROFILES } from '../world/profiles.ts';
 import { type BenchResult, collectGarbage } from './measure.ts';
 

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../cluster.ts';
+import { assemble } from '../cpu/assembler.ts';
 import { spawn } from '../kernel/loader.ts';
 import { suspendTask } from '../kernel/taskOps.ts';
 import type { MigrationResult } from '../migration/migrate.ts';
-import { assemble } from '../vm/assembler.ts';
 import { HOST_PROFILES } from '../world/profiles.ts';
 import type { BenchResult } from './measure.ts';
 

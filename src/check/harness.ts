@@ -1,4 +1,7 @@
 import { Cluster } from '../cluster.ts';
+import { assemble } from '../cpu/assembler.ts';
+import type { Image } from '../cpu/image.ts';
+import { MACH_MSG_TYPE } from '../cpu/syscalls.ts';
 import type { Host } from '../kernel/host.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
@@ -8,9 +11,6 @@ import type { MigrationServerOptions } from '../migration/server.ts';
 import { sendTo } from '../netmsg/context.ts';
 import { MachError } from '../protocol/errors.ts';
 import { Disposition } from '../protocol/rights.ts';
-import { assemble } from '../vm/assembler.ts';
-import type { Image } from '../vm/image.ts';
-import { MACH_MSG_TYPE } from '../vm/syscalls.ts';
 import { HOST_PROFILES, type HostProfile } from '../world/profiles.ts';
 import { receiverSource, tickerSource } from './workloads.ts';
 

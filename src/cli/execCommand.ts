@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Cluster } from '../cluster.ts';
+import { AssemblyError, assemble } from '../cpu/assembler.ts';
 import { spawn } from '../kernel/loader.ts';
-import { AssemblyError, assemble } from '../vm/assembler.ts';
 import { HOST_PROFILES, hostProfile } from '../world/profiles.ts';
 import { intFlag, parseFlags } from './args.ts';
 import { UsageError } from './errors.ts';

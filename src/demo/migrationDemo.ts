@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../cluster.ts';
+import { assemble } from '../cpu/assembler.ts';
+import type { Image } from '../cpu/image.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
 import type { MigrationResult } from '../migration/migrate.ts';
 import { STRATEGIES, type Strategy } from '../protocol/migration.ts';
-import { assemble } from '../vm/assembler.ts';
-import type { Image } from '../vm/image.ts';
 
 /**
  * The paper's scenario (reference/seed section 3): a Pentium 90 (32 MB) and an i486DX 33 (8 MB)

@@ -1,4 +1,4 @@
-import type { ExceptionKind } from '../vm/interpreter.ts';
+import type { ExceptionKind } from '../cpu/interpreter.ts';
 import type { Host } from './host.ts';
 import { terminateTask } from './taskOps.ts';
 import type { Thread } from './thread.ts';

@@ -1,9 +1,9 @@
+import { REGISTER_COUNT } from '../cpu/isa.ts';
 import { dataOf, inlineData } from '../protocol/codec.ts';
 import { MachError } from '../protocol/errors.ts';
 import { type KernelReply, ROUTINE_NAMES } from '../protocol/kernelInterface.ts';
 import type { MessageItem, ReceivedMessage } from '../protocol/message.ts';
 import { Disposition, ReceivedRight } from '../protocol/rights.ts';
-import { REGISTER_COUNT } from '../vm/isa.ts';
 import type { Host } from './host.ts';
 import { Task } from './task.ts';
 import {

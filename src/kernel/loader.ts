@@ -1,6 +1,6 @@
+import type { Image } from '../cpu/image.ts';
+import { createThreadState } from '../cpu/thread.ts';
 import { MachError } from '../protocol/errors.ts';
-import type { Image } from '../vm/image.ts';
-import { createThreadState } from '../vm/thread.ts';
 import type { Host } from './host.ts';
 import type { Task } from './task.ts';
 import { createTask, createThread, resumeThread, startTask } from './taskOps.ts';

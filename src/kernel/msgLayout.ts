@@ -1,11 +1,17 @@
+import {
+  MACH_MSG_TYPE,
+  MSG,
+  machMsghBits,
+  machMsgType,
+  parseMachMsgType,
+} from '../cpu/syscalls.ts';
 import { MachError } from '../protocol/errors.ts';
 import type { MachMessage, MessageItem, ReceivedMessage } from '../protocol/message.ts';
 import { type Disposition, isDisposition } from '../protocol/rights.ts';
-import { MACH_MSG_TYPE, MSG, machMsghBits, machMsgType, parseMachMsgType } from '../vm/syscalls.ts';
 
 /**
  * Translation between a message in task memory (the mach_msg_header_t layout documented in
- * vm/syscalls.ts) and the kernel's MachMessage. Inline data keeps its type descriptor so a
+ * cpu/syscalls.ts) and the kernel's MachMessage. Inline data keeps its type descriptor so a
  * received message reads back exactly as it was written. Out-of-line regions are read and written
  * by the caller (the kernel's syscall layer), which knows the address space.
  */

@@ -1,4 +1,4 @@
-import { run, type StopReason } from '../vm/interpreter.ts';
+import { run, type StopReason } from '../cpu/interpreter.ts';
 import type { Host } from './host.ts';
 import type { Thread } from './thread.ts';
 

@@ -1,10 +1,10 @@
+import { INSTRUCTION_SIZE } from '../cpu/isa.ts';
+import type { MemoryAccessFault } from '../cpu/memory.ts';
+import { KERN, MACH_MSG_OPTION, SYS, setSyscallResult } from '../cpu/syscalls.ts';
+import { createThreadState } from '../cpu/thread.ts';
 import { MachError } from '../protocol/errors.ts';
 import type { ReceivedMessage } from '../protocol/message.ts';
 import type { PortRight } from '../protocol/rights.ts';
-import { INSTRUCTION_SIZE } from '../vm/isa.ts';
-import type { MemoryAccessFault } from '../vm/memory.ts';
-import { KERN, MACH_MSG_OPTION, SYS, setSyscallResult } from '../vm/syscalls.ts';
-import { createThreadState } from '../vm/thread.ts';
 import { raiseException } from './exceptions.ts';
 import type { Host } from './host.ts';
 import { parseSendBuffer, receivedSize, writeReceived } from './msgLayout.ts';
@@ -14,7 +14,7 @@ import type { PendingSyscall, SyscallRestart, Thread } from './thread.ts';
 import { copyinBytes, copyoutBytes } from './userMemory.ts';
 
 /**
- * System calls: what a `trap` does (the ABI is in vm/syscalls.ts). A call either completes at once
+ * System calls: what a `trap` does (the ABI is in cpu/syscalls.ts). A call either completes at once
  * (results in r0/r1, the thread runs on) or blocks the thread in the kernel (a message, a page, a
  * sleep) and completes later. Bad arguments (a buffer outside the address space, an unknown call)
  * raise the bad_syscall exception, which ends the task; Mach-level failures return their codes.

@@ -1,5 +1,5 @@
+import type { Memory } from '../cpu/memory.ts';
 import type { MachError } from '../protocol/errors.ts';
-import type { Memory } from '../vm/memory.ts';
 
 export interface Protection {
   readonly read: boolean;

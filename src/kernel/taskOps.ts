@@ -1,7 +1,7 @@
+import { createThreadState, type ThreadState } from '../cpu/thread.ts';
 import type { AddressSpace } from '../memory/addressSpace.ts';
 import { MachError } from '../protocol/errors.ts';
 import { Disposition, PortRight } from '../protocol/rights.ts';
-import { createThreadState, type ThreadState } from '../vm/thread.ts';
 import type { Host } from './host.ts';
 import { Task } from './task.ts';
 import { PRIORITY_LOWEST, type SchedulingPolicy, Thread } from './thread.ts';

@@ -1,7 +1,7 @@
 import { type Actor, createActor } from 'xstate';
 import type { Port } from '../actors/port.ts';
+import type { ThreadState } from '../cpu/thread.ts';
 import { type ThreadEvent, threadMachine } from '../machines/thread.ts';
-import type { ThreadState } from '../vm/thread.ts';
 import type { ScheduledEvent } from '../world/eventQueue.ts';
 import type { Task } from './task.ts';
 

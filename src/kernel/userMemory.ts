@@ -1,4 +1,4 @@
-import { type MemoryAccessFault, readMemory, writeMemory } from '../vm/memory.ts';
+import { type MemoryAccessFault, readMemory, writeMemory } from '../cpu/memory.ts';
 import type { TaskMemory } from './taskMemory.ts';
 
 /**

@@ -1,9 +1,9 @@
 import type { Cluster } from '../cluster.ts';
+import type { Image } from '../cpu/image.ts';
 import type { Task } from '../kernel/task.ts';
 import { MachError } from '../protocol/errors.ts';
 import type { Location, MigrateReply, ProcessReply, UserRequest } from '../protocol/managers.ts';
 import type { Strategy } from '../protocol/migration.ts';
-import type { Image } from '../vm/image.ts';
 import { DEFAULT_MANAGER_OPTIONS, HostManagers, type ManagerOptions } from './hostManagers.ts';
 import type { ShownWrite } from './userManager.ts';
 

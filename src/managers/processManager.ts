@@ -2,6 +2,7 @@ import { type Actor, createActor } from 'xstate';
 import type { IpcKernel } from '../actors/ipcKernel.ts';
 import { bindMailbox } from '../actors/mailbox.ts';
 import type { PortSpace } from '../actors/portSpace.ts';
+import type { Image } from '../cpu/image.ts';
 import { attachConsole } from '../kernel/console.ts';
 import type { Host } from '../kernel/host.ts';
 import { spawn } from '../kernel/loader.ts';
@@ -16,7 +17,6 @@ import {
   type ProcessStatus,
 } from '../protocol/managers.ts';
 import { PortRight } from '../protocol/rights.ts';
-import type { Image } from '../vm/image.ts';
 import type { HostManagers } from './hostManagers.ts';
 import { releaseMessage, replyTo } from './rpc.ts';
 import './traceEvents.ts';

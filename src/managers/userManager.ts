@@ -2,6 +2,7 @@ import { type Actor, createActor } from 'xstate';
 import type { IpcKernel } from '../actors/ipcKernel.ts';
 import { bindMailbox } from '../actors/mailbox.ts';
 import type { PortSpace } from '../actors/portSpace.ts';
+import type { Image } from '../cpu/image.ts';
 import { redirectConsole, setHostConsole } from '../kernel/console.ts';
 import type { Host } from '../kernel/host.ts';
 import type { Task } from '../kernel/task.ts';
@@ -14,7 +15,6 @@ import {
   type UserRequest,
 } from '../protocol/managers.ts';
 import { Disposition, MACH_PORT_QLIMIT_MAX, PortRight, PortType } from '../protocol/rights.ts';
-import type { Image } from '../vm/image.ts';
 import type { HostManagers } from './hostManagers.ts';
 import { releaseMessage } from './rpc.ts';
 import './traceEvents.ts';

@@ -1,7 +1,7 @@
+import type { Memory, MemoryAccessFault, PageFaultKind } from '../cpu/memory.ts';
 import { MachError } from '../protocol/errors.ts';
 import { MemoryObjectReturn } from '../protocol/memoryObject.ts';
 import { PortType } from '../protocol/rights.ts';
-import type { Memory, MemoryAccessFault, PageFaultKind } from '../vm/memory.ts';
 import { faultIn, lookup, translate } from './fault.ts';
 import { type LockResult, lockObject } from './flush.ts';
 import { inheritInto } from './fork.ts';

@@ -1,5 +1,5 @@
+import type { PageFaultKind } from '../cpu/memory.ts';
 import { MachError } from '../protocol/errors.ts';
-import type { PageFaultKind } from '../vm/memory.ts';
 import type { AddressSpace } from './addressSpace.ts';
 import { requestPage } from './pagerLink.ts';
 import type { Region } from './regions.ts';

@@ -1,5 +1,5 @@
+import type { MemoryAccessFault, PageFaultKind } from '../cpu/memory.ts';
 import { MachError } from '../protocol/errors.ts';
-import type { MemoryAccessFault, PageFaultKind } from '../vm/memory.ts';
 import type { AddressSpace } from './addressSpace.ts';
 import { lookup, permits, translate } from './fault.ts';
 import { ADDRESS_SPACE_BYTES, VM_PROT_READ, VM_PROT_WRITE } from './vmTypes.ts';

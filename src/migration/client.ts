@@ -1,4 +1,5 @@
 import type { PortSpace } from '../actors/portSpace.ts';
+import { copyThreadState } from '../cpu/thread.ts';
 import { consoleState } from '../kernel/console.ts';
 import type { Host } from '../kernel/host.ts';
 import { backOutOfKernel } from '../kernel/syscalls.ts';
@@ -27,7 +28,6 @@ import {
   type ThreadDescription,
 } from '../protocol/migration.ts';
 import { Disposition, PortRight, PortType } from '../protocol/rights.ts';
-import { copyThreadState } from '../vm/thread.ts';
 import { describePorts, describeRegions, describeThreads } from './describe.ts';
 import {
   MEMORY_SERVER_TIMING,

@@ -1,4 +1,5 @@
 import type { PortSpace } from '../actors/portSpace.ts';
+import { createThreadState } from '../cpu/thread.ts';
 import { bindConsole } from '../kernel/console.ts';
 import type { Host } from '../kernel/host.ts';
 import type { Task } from '../kernel/task.ts';
@@ -28,7 +29,6 @@ import {
   PortRight,
   ReceivedRight,
 } from '../protocol/rights.ts';
-import { createThreadState } from '../vm/thread.ts';
 
 /**
  * The destination's side of one migration: what the session statechart's io does to the host.

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { Cluster } from '../cluster.ts';
+import { AssemblyError, assemble } from '../cpu/assembler.ts';
+import type { Image } from '../cpu/image.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
 import type { Migration, MigrationResult } from '../migration/migrate.ts';
 import { isMachError } from '../protocol/errors.ts';
-import { AssemblyError, assemble } from '../vm/assembler.ts';
-import type { Image } from '../vm/image.ts';
 import { FaultPlan } from '../world/faults.ts';
 import type { TraceEvent } from '../world/trace.ts';
 import {

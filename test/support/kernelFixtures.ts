@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { Cluster } from '../../src/cluster.ts';
+import { assemble } from '../../src/cpu/assembler.ts';
 import type { Host } from '../../src/kernel/host.ts';
 import { type SpawnOptions, spawn } from '../../src/kernel/loader.ts';
 import type { Task } from '../../src/kernel/task.ts';
 import type { Thread } from '../../src/kernel/thread.ts';
-import { assemble } from '../../src/vm/assembler.ts';
 import type { HostProfile } from '../../src/world/profiles.ts';
 
 /** A one-host cluster with the given profile (default Pentium 90). */

@@ -1,9 +1,9 @@
 import { Cluster } from '../../src/cluster.ts';
+import { assemble } from '../../src/cpu/assembler.ts';
+import type { Image } from '../../src/cpu/image.ts';
 import type { Managers, Pending } from '../../src/managers/index.ts';
 import type { MigrationSummary } from '../../src/protocol/managers.ts';
 import type { Strategy } from '../../src/protocol/migration.ts';
-import { assemble } from '../../src/vm/assembler.ts';
-import type { Image } from '../../src/vm/image.ts';
 import { HOST_PROFILES } from '../../src/world/profiles.ts';
 
 /**

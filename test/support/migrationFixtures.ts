@@ -1,11 +1,11 @@
 import { checkIpcInvariants } from '../../src/actors/invariants.ts';
 import { Cluster } from '../../src/cluster.ts';
+import { assemble } from '../../src/cpu/assembler.ts';
 import type { Host } from '../../src/kernel/host.ts';
 import { type SpawnOptions, spawn } from '../../src/kernel/loader.ts';
 import type { Task } from '../../src/kernel/task.ts';
 import type { MigrateOptions, Migration, MigrationResult } from '../../src/migration/migrate.ts';
 import type { Strategy } from '../../src/protocol/migration.ts';
-import { assemble } from '../../src/vm/assembler.ts';
 import { LINK_PROFILES } from '../../src/world/profiles.ts';
 import type { TraceEvent } from '../../src/world/trace.ts';
 import { exampleSource } from './kernelFixtures.ts';
