@@ -8,8 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import { IpcKernel } from '../src/actors/ipcKernel.ts';
 import type { MemoryAccessFault } from '../src/cpu/memory.ts';
+import { beginRun, endRun, fill, rTag, rU8, TLB_MASK } from '../src/cpu/runtime.ts';
 import { createHostMemory, VM_INHERIT_SHARE, VM_PROT_WRITE } from '../src/memory/index.ts';
 import { installPages, lendPage, writeBytes } from '../src/memory/kernelAccess.ts';
+import { Disposition } from '../src/protocol/rights.ts';
+import { startPager } from '../src/servers/pager.ts';
 import { HOST_PROFILES } from '../src/world/profiles.ts';
 import { World } from '../src/world/world.ts';
 import {
@@ -181,5 +184,47 @@ describe('pre-copy migration, which sends pages as lent frames', () => {
     // The task wrote pages that a PAGES message held: each such page got its own copy.
     expect(pentium.memory.stats.loanCopies).toBeGreaterThan(0);
     expect(log.text()).toBe(unmigrated.output);
+  });
+});
+
+describe('a lent page mapped twice in one space, written during a run', () => {
+  it("flushes the CPU's TLB, so the other address reads the new frame", () => {
+    const world = new World(1);
+    const ipc = new IpcKernel(world, 'host');
+    ipc.deliveryLatencyMs = 0.02;
+    const memory = createHostMemory({ world, name: 'host', profile: HOST_PROFILES.pentium90, ipc });
+    const pager = startPager(ipc, { label: 'pager' });
+    pager.store.open(1);
+    pager.store.write(1, 0, ascii('first'.padEnd(PAGE)), PAGE);
+    const right = ipc.extractRight(pager.space, pager.port, Disposition.MAKE_SEND, memory.vm.space);
+    const space = memory.createAddressSpace('task');
+    // The same page of one memory object at two addresses.
+    space.map(BASE, PAGE, right, 1);
+    space.map(BASE + 4 * PAGE, PAGE, right, 1);
+    let done = false;
+    space.faultIn(VP, false, () => {
+      done = true;
+    });
+    world.runUntil(() => done);
+    const alias = VP + 4;
+
+    beginRun(space, PAGE);
+    try {
+      // The alias enters the TLB with the page's frame; then the frame is lent.
+      fill(alias, false);
+      const old = rU8[alias & TLB_MASK];
+      expect(text(old!)).toBe('first');
+      expect(lendPage(space, VP)).toBe(old);
+      // A write through the first address gives the page a new frame...
+      fill(VP, true);
+      expect(memory.stats.loanCopies).toBe(1);
+      // ...and the alias's entry, which pointed at the old one, is gone.
+      expect(rTag[alias & TLB_MASK]).toBe(-1);
+      fill(alias, false);
+      expect(rU8[alias & TLB_MASK]).not.toBe(old);
+      expect(rU8[alias & TLB_MASK]).toBe(space.page(VP, false));
+    } finally {
+      endRun();
+    }
   });
 });

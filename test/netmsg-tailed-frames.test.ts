@@ -209,6 +209,16 @@ describe('refusing malformed tailed payloads', () => {
     ],
   ];
 
+  it.each(['constructor', '__proto__', 'hasOwnProperty'])(
+    'refuses a body kind named like an Object property (%s) as a bad kind, not a crash',
+    (kind) => {
+      const f = shape();
+      (f[8] as unknown[])[0] = kind;
+      const e = refusal(encode(f));
+      expect(e.field).toMatch(/\.k$/);
+    },
+  );
+
   it.each(cases)('refuses %s (NetmsgFormatError on %s)', (_, field, detail, make) => {
     const e = refusal(make());
     expect(e.field).toBe(field);

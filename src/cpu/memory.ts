@@ -34,6 +34,12 @@ export interface Memory {
    * frame for another page): compiled code is checked against the bytes once per run.
    */
   page(pageIndex: number, write: boolean): Uint8Array | PageFaultKind;
+  /**
+   * Counts the times the memory took back translations it had given out (a TLB shootdown): when
+   * it changes during a `page()` call, the interpreter flushes its TLB, since a page another
+   * entry points at may now live in another frame (copy-on-write, a lent frame being written).
+   */
+  readonly shootdowns?: number;
 }
 
 /** An access that could not complete: where, how, and why. */

@@ -89,7 +89,12 @@ export function endRun(): void {
  * leave to the interpreter, which comes here).
  */
 export function fill(p: number, write: boolean): number {
+  const shootdowns = memory!.shootdowns;
   const page = memory!.page(p, write);
+  if (memory!.shootdowns !== shootdowns) {
+    rTag.fill(-1);
+    wTag.fill(-1);
+  }
   if (typeof page === 'string') {
     if (page === 'notResident') return NOT_RESIDENT;
     if (page === 'unmapped') return UNMAPPED;

@@ -82,6 +82,11 @@ export class AddressSpace implements Memory {
     return translate(this, pageIndex, write);
   }
 
+  /** See Memory.shootdowns: the host's VM counts them for every space. */
+  get shootdowns(): number {
+    return this.vm.shootdowns;
+  }
+
   /** Resolves a `notResident` page through the pager; see fault.ts. */
   faultIn(pageIndex: number, write: boolean, done: (error?: MachError) => void): void {
     faultIn(this, pageIndex, write, done);

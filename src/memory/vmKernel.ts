@@ -293,9 +293,13 @@ export class VmKernel {
 
   // ---- pmap maintenance ------------------------------------------------------------------------
 
+  /** Bumped whenever translations to a page are taken away: a running CPU flushes its TLB. */
+  shootdowns = 0;
+
   /** Removes every translation to `p` (pmap_page_protect to none). */
   unmap(p: ResidentPage): void {
     const ss = p.pmaps;
+    if (ss.length > 0) this.shootdowns++;
     for (let i = 0; i < ss.length; i++) ss[i]!.drop(p.vpages[i]!, p);
     ss.length = 0;
     p.vpages.length = 0;
@@ -304,6 +308,7 @@ export class VmKernel {
   /** Removes write translations to `p`, so the next write is seen (it is clean again). */
   writeProtect(p: ResidentPage): void {
     const ss = p.pmaps;
+    if (ss.length > 0) this.shootdowns++;
     for (let i = 0; i < ss.length; i++) ss[i]!.dropWrite(p.vpages[i]!, p);
   }
 

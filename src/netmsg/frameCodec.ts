@@ -208,7 +208,8 @@ function bodyIn(v: unknown): unknown {
   if (!Array.isArray(v)) return v;
   const k = named(BODY_KINDS, v[0]);
   const out: Record<string, unknown> = { k };
-  const fields = BODY_FIELDS[k as NetBody['k']] ?? [];
+  // Own keys only: a kind such as "constructor" must reach the check, not Object.prototype.
+  const fields = Object.hasOwn(BODY_FIELDS, k as string) ? BODY_FIELDS[k as NetBody['k']] : [];
   fields.forEach((f, i) => {
     const x = v[i + 1];
     out[f] = f === 'msg' ? msgIn(x) : f === 'port' ? refIn(x) : x;
