@@ -103,83 +103,8 @@ check_next:
         li    r1, 0
         trap
 
-; puts(r1 = address of a NUL-terminated string)
-puts:
-        push  r1
-        push  r2
-        push  r3
-        mov   r2, r1
-puts_len:
-        ldb   r3, [r2]
-        beq   r3, r11, puts_write
-        addi  r2, r2, 1
-        b     puts_len
-puts_write:
-        sub   r2, r2, r1
-        li    r0, SYS_CONSOLE_WRITE
-        trap
-        pop   r3
-        pop   r2
-        pop   r1
-        ret
-
-; print_dec(r1 = unsigned value)
-print_dec:
-        push  r1
-        push  r2
-        push  r3
-        subi  sp, sp, 12
-        addi  r2, sp, 12
-pd_digit:
-        subi  r2, r2, 1
-        remu  r3, r1, 10
-        addi  r3, r3, '0'
-        stb   r3, [r2]
-        divu  r1, r1, 10
-        bne   r1, r11, pd_digit
-        addi  r3, sp, 12
-        sub   r3, r3, r2
-        mov   r1, r2
-        mov   r2, r3
-        li    r0, SYS_CONSOLE_WRITE
-        trap
-        addi  sp, sp, 12
-        pop   r3
-        pop   r2
-        pop   r1
-        ret
-
-; print_hex(r1 = value): 8 hex digits
-print_hex:
-        push  r1
-        push  r2
-        push  r3
-        push  r4
-        subi  sp, sp, 8
-        li    r4, 7
-ph_digit:
-        andi  r3, r1, 15
-        cmp   r3, 10
-        blt   ph_decimal
-        addi  r3, r3, 'a' - '0' - 10
-ph_decimal:
-        addi  r3, r3, '0'
-        add   r2, sp, r4
-        stb   r3, [r2]
-        shr   r1, r1, 4
-        subi  r4, r4, 1
-        cmp   r4, 0
-        bge   ph_digit
-        mov   r1, sp
-        li    r2, 8
-        li    r0, SYS_CONSOLE_WRITE
-        trap
-        addi  sp, sp, 8
-        pop   r4
-        pop   r3
-        pop   r2
-        pop   r1
-        ret
+        .include "lib/print.s"
+        .include "lib/print-hex.s"
 
         .data
 s_title:    .asciz "bigmem: "

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { createActor } from 'xstate';
 import { homeOutput } from '../examples/library/home-output.ts';
@@ -10,6 +9,7 @@ import { startManagers } from '../src/managers/index.ts';
 import { STRATEGIES } from '../src/protocol/migration.ts';
 import { FaultPlan } from '../src/world/faults.ts';
 import { traceDigest } from '../src/world/trace.ts';
+import { exampleIncluder, exampleSource } from './support/kernelFixtures.ts';
 import {
   moveTo,
   runFor,
@@ -138,9 +138,12 @@ describe("a process's console output appears at its home host", () => {
   });
 
   it('a real program (primes.s), moved twice mid-computation, prints at home what it prints unmoved', () => {
-    const source = readFileSync(new URL('../examples/primes.s', import.meta.url), 'utf8');
+    const source = exampleSource('primes.s');
     const plain = Cluster.paper(1);
-    const image = assemble(source, { pageSize: plain.host('pentium').profile.pageSize });
+    const image = assemble(source, {
+      pageSize: plain.host('pentium').profile.pageSize,
+      include: exampleIncluder,
+    });
     const alone = spawn(plain.host('pentium'), image, 'primes');
     plain.world.runUntilIdle({ until: 600_000 });
     const unmigrated = alone.outputText;

@@ -23,7 +23,7 @@ import {
   type LinkProfile,
   wireTimeMs,
 } from '../src/world/profiles.ts';
-import { exampleSource } from './support/kernelFixtures.ts';
+import { exampleIncluder, exampleSource } from './support/kernelFixtures.ts';
 
 const ACK_DELAY = DEFAULT_NETMSG_CONFIG.ackDelayMs;
 /** One-way time of a frame of `bytes`, as the sender estimates it. */
@@ -55,7 +55,10 @@ function wireLog(network: Network, now: () => number): WireFrame[] {
  * then migrated eagerly to 'dst' on gigabit Ethernet (as src/bench/wallBench.ts does).
  */
 function eagerMigration(sizeMiB: number) {
-  const image = assemble(exampleSource('bigmem.s'), { defines: { SIZE: sizeMiB * 1024 * 1024 } });
+  const image = assemble(exampleSource('bigmem.s'), {
+    include: exampleIncluder,
+    defines: { SIZE: sizeMiB * 1024 * 1024 },
+  });
   const cluster = new Cluster({
     seed: 1,
     link: LINK_PROFILES.gigabit,

@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  assemble,
+  type AssembleOptions,
+  assembleFile,
   createThreadState,
   FlatMemory,
   type Image,
@@ -20,8 +21,9 @@ import {
   writeMemory,
 } from '../src/cpu/index.ts';
 
-const source = (name: string) =>
-  readFileSync(new URL(`../examples/${name}`, import.meta.url), 'utf8');
+/** Assembles examples/<name>; its `.include`s are read relative to it. */
+const example = (name: string, options: Omit<AssembleOptions, 'fileName'> = {}) =>
+  assembleFile(fileURLToPath(new URL(`../examples/${name}`, import.meta.url)), options);
 
 /** Runs a one-thread program with a tiny trap handler (console_write, exit) until it exits. */
 function runProgram(image: Image, memory: Memory, budget = 100_000) {
@@ -135,12 +137,12 @@ describe('examples', () => {
   it.each(['primes.s', 'bigmem.s', 'threads.s', 'pingpong-server.s', 'pingpong-client.s'])(
     '%s assembles',
     (name) => {
-      expect(() => assemble(source(name), { fileName: name })).not.toThrow();
+      expect(() => example(name)).not.toThrow();
     },
   );
 
   it('primes.s prints progress, the count and the checksum (N = 100000)', () => {
-    const image = assemble(source('primes.s'));
+    const image = example('primes.s');
     const result = runProgram(image, flat(image));
     expect(result.output).toBe(primesReference(100_000, 10_000));
     expect(result.output).toContain('total primes <= 100000: 9592\n');
@@ -148,7 +150,7 @@ describe('examples', () => {
   });
 
   it('primes.s with other N and STEP (defines) and under demand paging', () => {
-    const image = assemble(source('primes.s'), { defines: { N: 5000, STEP: 700 } });
+    const image = example('primes.s', { defines: { N: 5000, STEP: 700 } });
     const resident = runProgram(image, flat(image), 333);
     const paged = runProgram(image, new DemandPagedMemory(image), 333);
     expect(resident.output).toBe(primesReference(5000, 700));
@@ -158,7 +160,7 @@ describe('examples', () => {
   });
 
   it('bigmem.s writes 4 MiB and prints the same checksum as JavaScript', () => {
-    const image = assemble(source('bigmem.s'));
+    const image = example('bigmem.s');
     const memory = flat(image);
     const result = runProgram(image, memory, 1_000_000);
     expect(result.output).toBe(bigmemReference(4 * 1024 * 1024, 4093));
@@ -168,7 +170,7 @@ describe('examples', () => {
   });
 
   it('threads.s prints the same thing whatever the quantum', () => {
-    const image = assemble(source('threads.s'));
+    const image = example('threads.s');
     const expected = threadsReference(4, 50_000);
     for (const quantum of [1, 10, 997, 100_000]) {
       const result = runStandalone(image, { quantum });
@@ -180,8 +182,8 @@ describe('examples', () => {
 
   it('pingpong-client.s and pingpong-server.s talk through ports', () => {
     const kernel = new TinyKernel();
-    const server = kernel.spawn('server', assemble(source('pingpong-server.s')));
-    const client = kernel.spawn('client', assemble(source('pingpong-client.s')));
+    const server = kernel.spawn('server', example('pingpong-server.s'));
+    const client = kernel.spawn('client', example('pingpong-client.s'));
     kernel.runAll();
     expect(server.output).toBe(
       'server: ready\n' +
@@ -197,8 +199,8 @@ describe('examples', () => {
 
   it('pingpong works whichever task starts first', () => {
     const kernel = new TinyKernel();
-    const client = kernel.spawn('client', assemble(source('pingpong-client.s')));
-    const server = kernel.spawn('server', assemble(source('pingpong-server.s')));
+    const client = kernel.spawn('client', example('pingpong-client.s'));
+    const server = kernel.spawn('server', example('pingpong-server.s'));
     kernel.runAll(7);
     expect(client.output).toContain('client: pong 50 (id 1100)\nclient: done\n');
     expect(server.output).toContain('server: done\n');

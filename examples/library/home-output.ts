@@ -1,8 +1,7 @@
 // The README's section 4 example (I/O of a migrated process); test/managers-output.test.ts runs it.
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  assemble,
+  assembleFile,
   Cluster,
   type Location,
   type MigrateReply,
@@ -14,10 +13,10 @@ export function homeOutput(): {
   output: string;
   where: Location | null;
 } {
-  const source = readFileSync(fileURLToPath(new URL('../primes.s', import.meta.url)), 'utf8');
+  const program = fileURLToPath(new URL('../primes.s', import.meta.url)); // examples/primes.s
   const cluster = Cluster.paper(1); // a Pentium 90 and an i486DX 33 on 10 Mbit/s Ethernet
   const managers = startManagers(cluster); // process, user and migration managers on each host
-  managers.run(assemble(source), 'primes', 'pentium'); // started for the user at the Pentium
+  managers.run(assembleFile(program), 'primes', 'pentium'); // started for the user at the Pentium
   cluster.world.runUntilTime(30);
   const moved = managers.migrate('primes', 'i486', { strategy: 'demand' });
   cluster.world.runUntilIdle();

@@ -1,15 +1,14 @@
 // The README's migration example; test/readme-example.test.ts runs it.
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { assemble, Cluster, type MigrationResult, spawn } from '../../src/index.ts';
+import { assembleFile, Cluster, type MigrationResult, spawn } from '../../src/index.ts';
 
 export function migratePrimes(strategy: 'eager' | 'demand' = 'demand'): {
   result: MigrationResult;
   output: string;
 } {
-  const source = readFileSync(fileURLToPath(new URL('../primes.s', import.meta.url)), 'utf8');
+  const program = fileURLToPath(new URL('../primes.s', import.meta.url)); // examples/primes.s
   const cluster = Cluster.paper(1); // a Pentium 90 and an i486DX 33 on 10 Mbit/s Ethernet
-  const task = spawn(cluster.host('pentium'), assemble(source), 'primes');
+  const task = spawn(cluster.host('pentium'), assembleFile(program), 'primes');
   let output = '';
   cluster.world.trace.events$.subscribe((e) => {
     if (e.kind === 'task.output') output += e.text; // wherever the task runs

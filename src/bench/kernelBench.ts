@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createActor } from 'xstate';
 import { Cluster } from '../cluster.ts';
 import { assemble } from '../cpu/assembler.ts';
 import { benchPrimesVsJs, primesInJs } from '../cpu/bench.ts';
+import { assembleFile } from '../cpu/sourceFiles.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
 import { taskMachine } from '../machines/task.ts';
@@ -16,10 +17,7 @@ import { type BenchResult, collectGarbage } from './measure.ts';
 
 const PRIMES_N = 300_000;
 
-/** examples/primes.s source. */
-function primesSource(): string {
-  return readFileSync(new URL('../../examples/primes.s', import.meta.url), 'utf8');
-}
+const PRIMES = fileURLToPath(new URL('../../examples/primes.s', import.meta.url));
 
 /**
  * The primes example as a task on a one-host Pentium 90 cluster (scheduler in 1 ms slices, pager,
@@ -29,7 +27,7 @@ function primesSource(): string {
 function primesOnKernel(n: number, repeats: number): { ms: number; matches: boolean } {
   const step = Math.max(1, Math.floor(n / 10));
   const expected = primesInJs(n, step);
-  const image = assemble(primesSource(), { defines: { N: n, STEP: step } });
+  const image = assembleFile(PRIMES, { defines: { N: n, STEP: step } });
   let best = Number.POSITIVE_INFINITY;
   let matches = true;
   for (let i = 0; i < repeats; i++) {

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../cluster.ts';
-import { assemble } from '../cpu/assembler.ts';
+import { assembleFile } from '../cpu/sourceFiles.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
 import { STRATEGIES, type Strategy } from '../protocol/migration.ts';
@@ -41,7 +40,7 @@ export function runMigration(
   atMs = 200,
   seed = 1,
 ): MigrationRun {
-  const image = assemble(readFileSync(SOURCE, 'utf8'), { defines: { ...WORKLOADS[workload] } });
+  const image = assembleFile(SOURCE, { defines: { ...WORKLOADS[workload] } });
   const reference = (() => {
     const c = Cluster.paper(seed);
     const t = spawn(c.host('pentium'), image, 'workset');

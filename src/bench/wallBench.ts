@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../cluster.ts';
-import { assemble } from '../cpu/assembler.ts';
+import { assembleFile } from '../cpu/sourceFiles.ts';
 import { spawn } from '../kernel/loader.ts';
 import { suspendTask } from '../kernel/taskOps.ts';
 import type { MigrationResult } from '../migration/migrate.ts';
@@ -39,10 +38,7 @@ export interface WallRun {
 /** Migrates a task with `sizeMiB` MiB of touched memory; see the module comment. */
 export function runWallMigration(sizeMiB = 64, seed = 1): WallRun {
   const size = sizeMiB * MiB;
-  const image = assemble(readFileSync(SOURCE, 'utf8'), {
-    fileName: 'bigmem.s',
-    defines: { SIZE: size },
-  });
+  const image = assembleFile(SOURCE, { defines: { SIZE: size } });
   const t0 = performance.now();
   const cluster = new Cluster({
     seed,

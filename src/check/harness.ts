@@ -12,7 +12,7 @@ import { sendTo } from '../netmsg/context.ts';
 import { MachError } from '../protocol/errors.ts';
 import { Disposition } from '../protocol/rights.ts';
 import { HOST_PROFILES, type HostProfile } from '../world/profiles.ts';
-import { receiverSource, tickerSource } from './workloads.ts';
+import { receiverSource, tickerSource, workloadIncluder } from './workloads.ts';
 
 /**
  * The real system a model path or a campaign seed runs against: a simulated cluster, the tasks it
@@ -127,7 +127,7 @@ function imageOf(spec: WorkloadSpec): Image {
       spec.kind === 'ticker'
         ? tickerSource(spec)
         : receiverSource({ name: spec.name, count: count(spec), pages: spec.pages });
-    image = assemble(source, { fileName: `${spec.name}.s` });
+    image = assemble(source, { fileName: `${spec.name}.s`, include: workloadIncluder });
     images.set(key, image);
   }
   return image;

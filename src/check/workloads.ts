@@ -1,3 +1,6 @@
+import { fileURLToPath } from 'node:url';
+import { fileIncluder } from '../cpu/sourceFiles.ts';
+
 /**
  * The programs the checker runs as tasks, small enough that hundreds of runs fit in seconds of
  * wall time, long enough in virtual time that a migration happens while they work:
@@ -10,7 +13,15 @@
  *   a checksum of the pages (which depends on how many messages came, not on their order). The checker's senders (plain code on
  *   other hosts) send numbered values to the name; exactly-once and per-sender order are read
  *   off the printed values.
+ *
+ * Both `.include` puts and print_dec from examples/lib/print.s: assemble them with
+ * `include: workloadIncluder`.
  */
+
+/** Resolves the workloads' `.include`s from examples/, where their library is. */
+export const workloadIncluder = fileIncluder(
+  fileURLToPath(new URL('../../examples/', import.meta.url)),
+);
 
 export interface TickerParams {
   readonly ticks: number;
@@ -67,7 +78,7 @@ finish:
         li    r0, SYS_EXIT
         li    r1, 0
         trap
-${LIBRARY}
+        .include "lib/print.s"
         .data
 s_tick: .asciz "tick "
 s_sp:   .asciz " "
@@ -165,7 +176,7 @@ failed:
         li    r0, SYS_EXIT
         li    r1, 1
         trap
-${LIBRARY}
+        .include "lib/print.s"
         .data
 s_name: .ascii "${p.name}"
 s_name_end:
@@ -181,49 +192,3 @@ msg:    .space MSG_MAX
 buf:    .space PAGES * PAGE
 `;
 }
-
-/** puts and print_dec, as in examples/*.s (r11 must hold 0). */
-const LIBRARY = `
-puts:
-        push  r1
-        push  r2
-        push  r3
-        mov   r2, r1
-puts_len:
-        ldb   r3, [r2]
-        beq   r3, r11, puts_write
-        addi  r2, r2, 1
-        b     puts_len
-puts_write:
-        sub   r2, r2, r1
-        li    r0, SYS_CONSOLE_WRITE
-        trap
-        pop   r3
-        pop   r2
-        pop   r1
-        ret
-print_dec:
-        push  r1
-        push  r2
-        push  r3
-        subi  sp, sp, 12
-        addi  r2, sp, 12
-pd_digit:
-        subi  r2, r2, 1
-        remu  r3, r1, 10
-        addi  r3, r3, '0'
-        stb   r3, [r2]
-        divu  r1, r1, 10
-        bne   r1, r11, pd_digit
-        addi  r3, sp, 12
-        sub   r3, r3, r2
-        mov   r1, r2
-        mov   r2, r3
-        li    r0, SYS_CONSOLE_WRITE
-        trap
-        addi  sp, sp, 12
-        pop   r3
-        pop   r2
-        pop   r1
-        ret
-`;

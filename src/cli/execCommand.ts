@@ -1,6 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Cluster } from '../cluster.ts';
-import { AssemblyError, assemble } from '../cpu/assembler.ts';
+import { AssemblyError } from '../cpu/assembler.ts';
+import { assembleFile } from '../cpu/sourceFiles.ts';
 import { spawn } from '../kernel/loader.ts';
 import { HOST_PROFILES, hostProfile } from '../world/profiles.ts';
 import { intFlag, parseFlags } from './args.ts';
@@ -51,12 +52,12 @@ export function execCommand(argv: string[]): number {
   }
   const seed = intFlag('exec', 'seed', values.seed, 1);
   const limit = intFlag('exec', 'limit', values.limit, 600_000, 1);
-  let image: ReturnType<typeof assemble>;
+  let image: ReturnType<typeof assembleFile>;
   try {
-    image = assemble(readFileSync(file, 'utf8'), { pageSize: profile.pageSize });
+    image = assembleFile(file, { pageSize: profile.pageSize });
   } catch (e) {
     if (e instanceof AssemblyError)
-      throw new UsageError(`exec: ${file}:${e.message}`, 'fix the program source');
+      throw new UsageError(`exec: ${e.message}`, 'fix the program source');
     throw e;
   }
   const cluster = new Cluster({ seed, hosts: { host: profile } });

@@ -27,7 +27,15 @@ import { ABI_SYMBOLS } from './syscalls.ts';
  *
  * Directives: .text .data .bss (.section NAME), .equ NAME, value (also `.equ NAME value`, .set),
  * .word e, ..., .byte e, ..., .ascii "s", .asciz "s" (.string), .space n [, fill] (.zero, .skip),
- * .align n (bytes, power of two; .balign), .entry expr, .stack size, .global/.globl (ignored).
+ * .align n (bytes, power of two; .balign), .entry expr, .stack size, .global/.globl (ignored),
+ * .include "file".
+ *
+ * `.include "file"` assembles the file's text in place, as GNU as does: its labels, constants and
+ * section switches join the program's (the section it ends in stays current). `options.include`
+ * supplies the text, a relative path being taken from the including file's directory
+ * (sourceFiles.ts has `fileIncluder` for the file system). A file is included at most once per
+ * program: there are no macros or conditionals, so a second copy could only redefine its labels.
+ * Errors in an included file name that file and line, then where it was included from.
  *
  * Layout: text at `textBase` (0x1000), data at the next page boundary after text, bss at the next
  * page boundary after data. Instructions are aligned to 8 bytes and `.word` to 4 automatically;
@@ -35,9 +43,14 @@ import { ABI_SYMBOLS } from './syscalls.ts';
  * `stackTop`/`stackSize` (`.stack` sets the size) for the kernel to map.
  */
 
+/** The text of an included file: `path` as written in `.include`, `from` the including file. */
+export type Includer = (path: string, from: string) => string;
+
 export interface AssembleOptions {
-  /** Name used in error messages (default "<source>"). */
+  /** Name used in error messages and passed to `include` as `from` (default "<source>"). */
   fileName?: string;
+  /** Reads `.include`d files (e.g. fileIncluder() of sourceFiles.ts); without it `.include` fails. */
+  include?: Includer;
   /** Address of the text segment (default 0x1000; page 0 stays unmapped to catch null pointers). */
   textBase?: number;
   /** Page size segments are aligned to (default 4096). */
@@ -56,6 +69,14 @@ export const DEFAULT_TEXT_BASE = 0x1000;
 export const DEFAULT_PAGE_SIZE = 4096;
 export const DEFAULT_STACK_TOP = 0x40000000;
 export const DEFAULT_STACK_SIZE = 64 * 1024;
+/** How deep `.include`s may nest below the main file. */
+export const MAX_INCLUDE_DEPTH = 16;
+
+/** Where a file was included: the including file and the line of its `.include`. */
+export interface IncludeSite {
+  readonly fileName: string;
+  readonly line: number;
+}
 
 /** A problem in the source, with its 1-based line and column. */
 export class AssemblyError extends Error {
@@ -66,15 +87,26 @@ export class AssemblyError extends Error {
   readonly column: number;
   /** The text of the offending line. */
   readonly sourceLine: string;
+  /** For an error in an included file: the chain of `.include`s, innermost first. */
+  readonly includedFrom: readonly IncludeSite[];
 
-  constructor(reason: string, fileName: string, line: number, column: number, sourceLine: string) {
-    super(`${fileName}:${line}:${column}: ${reason}`);
+  constructor(
+    reason: string,
+    fileName: string,
+    line: number,
+    column: number,
+    sourceLine: string,
+    includedFrom: readonly IncludeSite[] = [],
+  ) {
+    const from = includedFrom.map((s) => `${s.fileName}:${s.line}`).join(', ');
+    super(`${fileName}:${line}:${column}: ${reason}${from ? ` (included from ${from})` : ''}`);
     this.name = 'AssemblyError';
     this.reason = reason;
     this.fileName = fileName;
     this.line = line;
     this.column = column;
     this.sourceLine = sourceLine;
+    this.includedFrom = includedFrom;
   }
 }
 
@@ -87,16 +119,43 @@ type Token =
   | { readonly t: 'str'; readonly v: string; readonly bytes: Uint8Array; readonly col: number }
   | { readonly t: 'p'; readonly v: string; readonly col: number };
 
+/** A file being assembled; `parent` is where it was included (none for the main file). */
+interface SourceFile {
+  readonly name: string;
+  readonly parent?: { readonly file: SourceFile; readonly line: number };
+}
+
 interface Located {
+  readonly file: SourceFile;
   readonly line: number;
   readonly text: string;
 }
 
 class Reporter {
-  constructor(readonly fileName: string) {}
   fail(at: Located, column: number, message: string): never {
-    throw new AssemblyError(message, this.fileName, at.line, column, at.text);
+    const sites: IncludeSite[] = [];
+    for (let p = at.file.parent; p; p = p.file.parent)
+      sites.push({ fileName: p.file.name, line: p.line });
+    throw new AssemblyError(message, at.file.name, at.line, column, at.text, sites);
   }
+}
+
+/** `line N`, or `file:N` when `def` is in another file than `here`. */
+function lineOf(def: Located, here: Located): string {
+  return def.file === here.file ? `line ${def.line}` : `${def.file.name}:${def.line}`;
+}
+
+/** The name of `path` included from the file `from`: joined to its directory, `.`/`..` folded. */
+function includeName(from: string, path: string): string {
+  const dir = path.startsWith('/') ? '' : from.slice(0, from.lastIndexOf('/') + 1);
+  const parts: string[] = [];
+  for (const part of (dir + path).split('/')) {
+    const last = parts[parts.length - 1];
+    if (part === '.' || (part === '' && parts.length > 0)) continue;
+    if (part === '..' && last !== undefined && last !== '..' && last !== '') parts.pop();
+    else parts.push(part);
+  }
+  return parts.join('/');
 }
 
 const ID_START = /[A-Za-z_.$]/;
@@ -141,6 +200,7 @@ function readEscape(text: string, i: number, at: Located, r: Reporter): [number,
 }
 
 const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
 
 function tokenize(at: Located, r: Reporter): Token[] {
   const text = at.text;
@@ -361,8 +421,8 @@ function splitOperands(
   return out;
 }
 
-function parseLine(line: number, text: string, r: Reporter): Statement {
-  const at: Located = { line, text };
+function parseLine(file: SourceFile, line: number, text: string, r: Reporter): Statement {
+  const at: Located = { file, line, text };
   const toks = tokenize(at, r);
   const endCol = text.replace(/\s+$/, '').length + 1;
   const labels: Label[] = [];
@@ -372,7 +432,7 @@ function parseLine(line: number, text: string, r: Reporter): Statement {
     i += 2;
   }
   const head = toks[i];
-  if (!head) return { line, text, labels, opCol: endCol, operands: [], endCol };
+  if (!head) return { file, line, text, labels, opCol: endCol, operands: [], endCol };
   if (head.t !== 'id') {
     r.fail(at, head.col, `expected a mnemonic or directive, got '${head.v}'`);
   }
@@ -380,6 +440,7 @@ function parseLine(line: number, text: string, r: Reporter): Statement {
     r.fail(at, head.col, `bad label '${head.v}'`);
   }
   return {
+    file,
     line,
     text,
     labels,
@@ -499,6 +560,7 @@ const DIRECTIVES = new Set([
   '.stack',
   '.global',
   '.globl',
+  '.include',
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -531,8 +593,11 @@ type Item =
 const alignUp = (v: number, a: number): number => Math.ceil(v / a) * a;
 
 class Assembler {
-  private readonly r: Reporter;
-  private readonly statements: Statement[];
+  private readonly r = new Reporter();
+  private readonly statements: Statement[] = [];
+  private readonly include: Includer | undefined;
+  /** Each included file's name, with the `.include` that brought it in. */
+  private readonly includedBy = new Map<string, Statement>();
   /** Every label written in the source, known before layout assigns addresses. */
   private readonly labelNames = new Set<string>();
   private readonly equs = new Map<string, EquDef>();
@@ -553,7 +618,7 @@ class Assembler {
   private readonly predefined: Readonly<Record<string, number>>;
 
   constructor(source: string, options: AssembleOptions) {
-    this.r = new Reporter(options.fileName ?? '<source>');
+    this.include = options.include;
     this.pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
     this.textBase = options.textBase ?? DEFAULT_TEXT_BASE;
     this.stackTop = options.stackTop ?? DEFAULT_STACK_TOP;
@@ -567,13 +632,73 @@ class Assembler {
     if (this.textBase % ps !== 0 || this.stackTop % ps !== 0) {
       throw new RangeError('textBase and stackTop must be multiples of the page size');
     }
-    const lines = source.split('\n');
-    this.statements = lines.map((text, i) => parseLine(i + 1, text.replace(/\r$/, ''), this.r));
+    this.read(source, { name: options.fileName ?? '<source>' });
     for (const st of this.statements) for (const l of st.labels) this.labelNames.add(l.name);
   }
 
   private fail(s: Located, col: number, msg: string): never {
     return this.r.fail(s, col, msg);
+  }
+
+  /** Parses `source` into `statements`, an `.include`d file's statements after its `.include`. */
+  private read(source: string, file: SourceFile): void {
+    const lines = source.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const s = parseLine(file, i + 1, lines[i]!.replace(/\r$/, ''), this.r);
+      this.statements.push(s);
+      if (s.op === '.include') this.read(...this.included(s));
+    }
+  }
+
+  /** The text and file of an `.include`, refusing repeats, cycles and too deep a nesting. */
+  private included(s: Statement): [string, SourceFile] {
+    const o = s.operands[0];
+    const t = o?.toks[0];
+    if (!o || s.operands.length !== 1 || o.toks.length !== 1 || t?.t !== 'str') {
+      this.fail(s, o?.col ?? s.endCol, `'${s.opText}' needs a file name in double quotes`);
+    }
+    const path = fromUtf8.decode(t.bytes);
+    if (path === '') this.fail(s, t.col, 'empty file name');
+    const name = includeName(s.file.name, path);
+    const chain: string[] = [];
+    for (let f: SourceFile | undefined = s.file; f; f = f.parent?.file) {
+      chain.unshift(includeName('', f.name));
+    }
+    const loop = chain.indexOf(name);
+    if (loop >= 0) {
+      this.fail(s, t.col, `include cycle: ${[...chain.slice(loop), name].join(' -> ')}`);
+    }
+    const first = this.includedBy.get(name);
+    if (first) {
+      this.fail(
+        s,
+        t.col,
+        `'${name}' is already included (at ${first.file.name}:${first.line}); a file is included once`,
+      );
+    }
+    if (chain.length > MAX_INCLUDE_DEPTH) {
+      this.fail(s, t.col, `includes nested more than ${MAX_INCLUDE_DEPTH} deep`);
+    }
+    if (!this.include) {
+      this.fail(
+        s,
+        t.col,
+        `cannot include '${path}': no include resolver (AssembleOptions.include)`,
+      );
+    }
+    let text: string;
+    try {
+      text = this.include(path, s.file.name);
+    } catch (e) {
+      if (e instanceof AssemblyError) throw e;
+      this.fail(
+        s,
+        t.col,
+        `cannot include '${path}': ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+    this.includedBy.set(name, s);
+    return [text, { name, parent: { file: s.file, line: s.line } }];
   }
 
   private expr(s: Statement, o: Operand): Expr {
@@ -687,7 +812,7 @@ class Assembler {
         this.fail(
           s,
           nameTok.col,
-          `duplicate constant '${name}' (first defined at line ${prev.stmt.line})`,
+          `duplicate constant '${name}' (first defined at ${lineOf(prev.stmt, s)})`,
         );
       }
       this.equs.set(name, { expr: this.expr(s, rest), stmt: s, col: nameTok.col });
@@ -708,12 +833,12 @@ class Assembler {
           this.fail(
             stmt,
             label.col,
-            `duplicate label '${name}' (first defined at line ${prev.stmt.line})`,
+            `duplicate label '${name}' (first defined at ${lineOf(prev.stmt, stmt)})`,
           );
         }
         const equ = this.equs.get(name);
         if (equ) {
-          this.fail(stmt, label.col, `'${name}' is already a constant (line ${equ.stmt.line})`);
+          this.fail(stmt, label.col, `'${name}' is already a constant (${lineOf(equ.stmt, stmt)})`);
         }
         this.labels.set(name, { section, offset: this.size[section], stmt, col: label.col });
       }
@@ -782,6 +907,7 @@ class Assembler {
         case '.set':
         case '.global':
         case '.globl':
+        case '.include':
           break;
         case '.entry':
           this.exactly(s, 1, 'an address');

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { assemble } from './assembler.ts';
 import { FlatMemory } from './flatMemory.ts';
 import { run, setJitOptions } from './interpreter.ts';
 import { readMemory } from './memory.ts';
+import { fileIncluder } from './sourceFiles.ts';
 import { SYS } from './syscalls.ts';
 import { createThreadState } from './thread.ts';
 
@@ -10,6 +12,9 @@ import { createThreadState } from './thread.ts';
  * The `vm.primes_vs_js` measurement: examples/primes.s run by the interpreter against the same
  * algorithm on the same input in plain JavaScript (both produce the same text).
  */
+
+/** Where primes.s's `.include`s are read from. */
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 
 /** examples/primes.s in plain JavaScript: same trial division, same output. */
 export function primesInJs(n: number, step: number): string {
@@ -77,7 +82,11 @@ function runPrimes(
   n: number,
   quantum: number,
 ): { output: string; instructions: number } {
-  const image = assemble(source, { defines: { N: n, STEP: Math.max(1, Math.floor(n / 10)) } });
+  const image = assemble(source, {
+    fileName: 'primes.s',
+    include: fileIncluder(EXAMPLES),
+    defines: { N: n, STEP: Math.max(1, Math.floor(n / 10)) },
+  });
   const memory = new FlatMemory({ lazy: false });
   memory.loadImage(image);
   const thread = createThreadState(image.entry, image.stackTop);

@@ -33,7 +33,7 @@ export interface Image {
   readonly stackSize: number;
   /** Page size the layout was aligned to. */
   readonly pageSize: number;
-  /** Source line of each instruction address, for traces and debugging. */
+  /** Source line of each instruction address (in its own file if included), for debugging. */
   readonly lines: ReadonlyMap<number, number>;
 }
 

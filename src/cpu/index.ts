@@ -10,6 +10,9 @@ export {
   DEFAULT_STACK_SIZE,
   DEFAULT_STACK_TOP,
   DEFAULT_TEXT_BASE,
+  type Includer,
+  type IncludeSite,
+  MAX_INCLUDE_DEPTH,
 } from './assembler.ts';
 export {
   benchPrimesVsJs,
@@ -39,6 +42,7 @@ export {
   writeMemory,
   writeWord,
 } from './memory.ts';
+export { assembleFile, fileIncluder } from './sourceFiles.ts';
 export {
   runStandalone,
   type StandaloneOptions,

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from '../cluster.ts';
-import { assemble } from '../cpu/assembler.ts';
 import type { Image } from '../cpu/image.ts';
+import { assembleFile } from '../cpu/sourceFiles.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
 import type { MigrationResult } from '../migration/migrate.ts';
@@ -44,7 +43,7 @@ export interface DemoOptions {
 export function runMigrationDemo(opts: DemoOptions = {}): MigrationDemo {
   const seed = opts.seed ?? 1;
   const program = opts.program ?? DEFAULT_PROGRAM;
-  const image = assemble(readFileSync(program, 'utf8'), { fileName: program });
+  const image = assembleFile(program);
   const ref = run(image, seed, null);
   const at = Math.max(1, Math.round(ref.endMs * 0.4));
   const runs: DemoRun[] = [];

@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import { Cluster } from '../cluster.ts';
 import { AssemblyError, assemble } from '../cpu/assembler.ts';
 import type { Image } from '../cpu/image.ts';
+import { fileIncluder } from '../cpu/sourceFiles.ts';
 import { spawn } from '../kernel/loader.ts';
 import type { Task } from '../kernel/task.ts';
 import type { Migration, MigrationResult } from '../migration/migrate.ts';
@@ -121,6 +122,7 @@ export function assemblePrograms(s: Scenario): Map<string, Image> {
         p.name,
         assemble(source, {
           fileName: relative(process.cwd(), p.file),
+          include: fileIncluder(),
           defines: p.defines,
           pageSize,
         }),

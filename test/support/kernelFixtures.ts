@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Cluster } from '../../src/cluster.ts';
 import { assemble } from '../../src/cpu/assembler.ts';
+import { fileIncluder } from '../../src/cpu/sourceFiles.ts';
 import type { Host } from '../../src/kernel/host.ts';
 import { type SpawnOptions, spawn } from '../../src/kernel/loader.ts';
 import type { Task } from '../../src/kernel/task.ts';
@@ -21,6 +23,11 @@ export interface SpawnSourceOptions extends SpawnOptions {
   readonly defines?: Readonly<Record<string, number>>;
 }
 
+/** Reads `.include`s from examples/ (so the examples' `.include "lib/print.s"` resolves). */
+export const exampleIncluder = fileIncluder(
+  fileURLToPath(new URL('../../examples/', import.meta.url)),
+);
+
 /** Assembles `source` and spawns it as a task on `host`. */
 export function spawnSource(
   host: Host,
@@ -31,6 +38,7 @@ export function spawnSource(
   const image = assemble(source, {
     pageSize: host.profile.pageSize,
     fileName: `${name}.s`,
+    include: exampleIncluder,
     ...(opts.defines ? { defines: opts.defines } : {}),
   });
   return spawn(host, image, name, opts);

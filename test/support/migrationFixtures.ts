@@ -8,7 +8,7 @@ import type { MigrateOptions, Migration, MigrationResult } from '../../src/migra
 import type { Strategy } from '../../src/protocol/migration.ts';
 import { LINK_PROFILES } from '../../src/world/profiles.ts';
 import type { TraceEvent } from '../../src/world/trace.ts';
-import { exampleSource } from './kernelFixtures.ts';
+import { exampleIncluder, exampleSource } from './kernelFixtures.ts';
 
 /**
  * Shared tools of the migration specifications: the paper's cluster (optionally with a third
@@ -81,6 +81,7 @@ export function spawnProgram(
   const image = assemble(source, {
     pageSize: host.profile.pageSize,
     fileName: `${name}.s`,
+    include: exampleIncluder,
     defines,
   });
   return spawn(host, image, name, opts);
