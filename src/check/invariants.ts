@@ -107,10 +107,13 @@ export function finishedCopy(t: TrackedTask): Task | null {
   return t.copies.find((c) => c.exit !== null && c.exit.reason === 'exit') ?? null;
 }
 
-/** What the task printed: every copy that ran and did not die with its host, in order. */
+/** What the task printed: every copy that ran, in order, but a last one that died with its host. */
 export function lineageOutput(h: Harness, t: TrackedTask): string {
-  return t.copies
-    .filter((c) => t.ran.has(c) && !h.crashed.has(c))
+  const ran = t.copies.filter((c) => t.ran.has(c));
+  // A copy that died with its host still counts when a later copy ran: the migration had passed
+  // its commit point, so what the copy printed before it was suspended is the task's output.
+  return ran
+    .filter((c, i) => !h.crashed.has(c) || i < ran.length - 1)
     .map((c) => c.outputText)
     .join('');
 }

@@ -2,6 +2,7 @@ import { type Actor, createActor } from 'xstate';
 import type { Cluster } from '../cluster.ts';
 import type { Task } from '../kernel/task.ts';
 import {
+  type MigrationClientContext,
   type MigrationClientIo,
   type MigrationStep,
   type MigrationTimeouts,
@@ -35,7 +36,11 @@ export interface MigrationResult {
   readonly from: string;
   readonly to: string;
   readonly strategy: Strategy;
-  readonly outcome: 'committed' | 'rolled-back' | 'unresolved';
+  /**
+   * `interrupted`: the source host (where the client runs) crashed, so the client died with it
+   * and cannot know whether the destination committed; look at the destination to find out.
+   */
+  readonly outcome: 'committed' | 'rolled-back' | 'unresolved' | 'interrupted';
   readonly reason: string | null;
   readonly failedStep: string | null;
   readonly phases: readonly { step: string; start_ms: number; end_ms: number }[];
@@ -152,17 +157,40 @@ export function migrate(
   });
   let result: MigrationResult | null = null;
   const listeners: ((r: MigrationResult) => void)[] = [];
+  // The client runs on the source host and dies with it: from the crash on, nothing it does
+  // counts, and it is stopped at the next event (not inside whatever action struck the crash).
+  let sourceCrashed = false;
+  const offCrash = cluster.network.onNodeDown((node) => {
+    if (node !== host.name || result !== null || sourceCrashed) return;
+    sourceCrashed = true;
+    world.schedule(
+      0,
+      () => {
+        if (result === null) end(actor.getSnapshot().context, 'interrupted');
+        actor.stop();
+      },
+      'migration.source-crashed',
+    );
+  });
   actor.subscribe((snap) => {
     if (snap.status !== 'done' || result !== null) return;
+    end(
+      snap.context,
+      sourceCrashed
+        ? 'interrupted'
+        : snap.value === 'done'
+          ? 'committed'
+          : snap.value === 'unresolved'
+            ? 'unresolved'
+            : 'rolled-back',
+    );
+  });
+  function end(c: MigrationClientContext, outcome: MigrationResult['outcome']): void {
     migrating.delete(task);
     injection?.stop();
-    const c = snap.context;
-    const outcome =
-      snap.value === 'done'
-        ? 'committed'
-        : snap.value === 'unresolved'
-          ? 'unresolved'
-          : 'rolled-back';
+    offCrash();
+    const interrupted = outcome === 'interrupted';
+    const current = c.phases[c.phases.length - 1]?.step ?? 'lookUp';
     const frozenAt = c.frozenAt ?? c.phases[0]?.start ?? startMs;
     const resumed =
       outcome === 'committed' ? (state.resumedAt ?? world.now()) : (c.resumedAt ?? world.now());
@@ -174,8 +202,8 @@ export function migrate(
       to,
       strategy,
       outcome,
-      reason: c.failure,
-      failedStep: c.failedStep,
+      reason: interrupted ? `host ${host.name} crashed during ${current}` : c.failure,
+      failedStep: interrupted ? current : c.failedStep,
       phases: c.phases.map((p: PhaseRecord) => ({
         step: p.step,
         start_ms: p.start,
@@ -204,7 +232,7 @@ export function migrate(
         reason: c.failure ?? '',
       });
     for (const cb of listeners.splice(0)) cb(result);
-  });
+  }
   if (world.trace.enabled)
     world.trace.emit('migration.start', { task: task.name, from: host.name, to, strategy });
   actor.start();

@@ -249,7 +249,7 @@ export interface MigrationSummary {
   readonly from: string;
   readonly to: string;
   readonly strategy: string;
-  readonly outcome: 'committed' | 'rolled-back' | 'unresolved';
+  readonly outcome: 'committed' | 'rolled-back' | 'unresolved' | 'interrupted';
   readonly reason: string | null;
   readonly startMs: number;
   readonly endMs: number;

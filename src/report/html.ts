@@ -22,6 +22,7 @@ const OUTCOME_COLORS: Readonly<Record<string, string>> = {
   committed: '#2a9d8f',
   'rolled-back': '#c1121f',
   unresolved: '#f4a261',
+  interrupted: '#9d4edd',
   refused: '#6c757d',
   skipped: '#adb5bd',
 };

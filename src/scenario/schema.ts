@@ -55,7 +55,7 @@ export interface MigrationTimeoutsSpec {
   readonly statusAttempts?: number;
 }
 
-export type ExpectedOutcome = 'committed' | 'rolled-back' | 'unresolved';
+export type ExpectedOutcome = 'committed' | 'rolled-back' | 'unresolved' | 'interrupted';
 
 export interface ScenarioMigration {
   readonly task: string;
@@ -100,7 +100,12 @@ export class ScenarioError extends Error {
 /** Where `example: NAME` programs come from: the package's examples/ folder. */
 export const EXAMPLES_DIR = fileURLToPath(new URL('../../examples/', import.meta.url));
 
-const EXPECTED: readonly ExpectedOutcome[] = ['committed', 'rolled-back', 'unresolved'];
+const EXPECTED: readonly ExpectedOutcome[] = [
+  'committed',
+  'rolled-back',
+  'unresolved',
+  'interrupted',
+];
 const FAULT_KINDS = ['loss', 'duplicate', 'reorder', 'partition', 'crash', 'restart'] as const;
 
 type Raw = Record<string, unknown>;
