@@ -241,11 +241,11 @@ export function send(
         );
       else {
         wireBytes += item.data.length;
-        // Lent or given up (deallocate), the data goes on as it is, and so does its item.
+        // A lent item is immutable as it stands: it goes on as it is.
         kbody.push(
-          item.lent === true || item.deallocate === true
+          item.lent === true
             ? item
-            : { type: 'ool', data: item.data.slice() },
+            : { type: 'ool', data: item.deallocate ? item.data : item.data.slice() },
         );
       }
     }
