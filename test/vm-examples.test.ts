@@ -134,12 +134,16 @@ function threadsReference(workers: number, chunk: number): string {
 }
 
 describe('examples', () => {
-  it.each(['primes.s', 'bigmem.s', 'threads.s', 'pingpong-server.s', 'pingpong-client.s'])(
-    '%s assembles',
-    (name) => {
-      expect(() => example(name)).not.toThrow();
-    },
-  );
+  it.each([
+    'primes.s',
+    'bigmem.s',
+    'threads.s',
+    'pingpong-server.s',
+    'pingpong-client.s',
+    'workset.s',
+  ])('%s assembles', (name) => {
+    expect(() => example(name)).not.toThrow();
+  });
 
   it('primes.s prints progress, the count and the checksum (N = 100000)', () => {
     const image = example('primes.s');
