@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { Cluster } from '../src/cluster.ts';
+import { assemble } from '../src/cpu/assembler.ts';
+import { spawn } from '../src/kernel/loader.ts';
 import { createThread, resumeTask, suspendTask, terminateTask } from '../src/kernel/taskOps.ts';
 import { MachError } from '../src/protocol/errors.ts';
 import { PortType } from '../src/protocol/rights.ts';
@@ -86,5 +89,25 @@ _start: b _start`,
     expect(task.space.active).toBe(false);
     expect(host.memory.stats.freeFrames).toBeGreaterThan(framesBefore);
     expect(host.tasks.has(task.id)).toBe(false);
+  });
+});
+
+describe('a host that crashes while a program is still loading', () => {
+  it('ends the task with its host; the load does not throw out of the world', () => {
+    const cluster = Cluster.paper(1);
+    // 256 KiB of initialized data: loading it takes page faults, so virtual time.
+    const image = assemble(`
+        .text
+_start: li    r0, SYS_EXIT
+        li    r1, 0
+        trap
+        .data
+blob:   .space 256 * 1024, 7
+`);
+    const task = spawn(cluster.host('pentium'), image, 'loading');
+    cluster.world.schedule(0.01, () => cluster.network.crash('pentium'));
+    expect(() => cluster.world.runUntilIdle({ until: 10_000 })).not.toThrow();
+    expect(task.exit?.reason).toBe('host pentium crashed');
+    expect(task.outputText).toBe('');
   });
 });

@@ -184,7 +184,8 @@ export class Harness {
           if (c.host.name !== host || c.exit === null || c.exit.time !== now) continue;
           if (!/crashed/.test(c.exit.reason)) continue;
           this.crashed.set(c, now);
-          if (t.ran.has(c)) t.lossy ??= `host ${host} crashed holding a copy`;
+          // The first copy holds the task from its spawn, even while its program still loads.
+          if (t.ran.has(c) || c === t.copies[0]) t.lossy ??= `host ${host} crashed holding a copy`;
         }
         // Rights on their way to the destination with the commit request die with either end.
         for (const m of this.migrations) {

@@ -91,7 +91,24 @@ export function lostTask(h: Harness, t: TrackedTask): string | null {
   if ([...t.copies, ...t.duplicates].some(alive)) return null;
   if (finishedCopy(t) !== null) return null;
   const died = (c: Task) => h.crashed.get(c) ?? c.exit?.time ?? Number.POSITIVE_INFINITY;
-  const complete = [...t.copies.filter((c) => t.ran.has(c)), ...t.duplicates];
+  // A duplicate the client discarded because its migration committed is not where the task went
+  // on: the destination's copy is (a reply sent before the destination crashed may still reach
+  // the client after it, so that discard can come after the crash that lost the task).
+  const kept = t.duplicates.filter((d) => d.exit?.reason !== 'migration committed');
+  // The first copy holds the task from its spawn, and a copy a migration committed to from
+  // then on, even before either first runs (a host may crash while the program is loading).
+  const committedTo = (c: Task) => {
+    const i = t.copies.indexOf(c);
+    if (i === 0) return true;
+    // (A partial copy its session aborted never held it, whatever migrated to its host before.)
+    if (c.exit?.reason === 'migration aborted before commit') return false;
+    return t.copies.some((o, j) => j < i && o.exit?.reason === `migrated to ${c.host.name}`);
+  };
+  // And a copy that migrated away handed the task on: when it ended is not when the task did.
+  const holders = t.copies.filter(
+    (c) => (t.ran.has(c) || committedTo(c)) && !c.exit?.reason.startsWith('migrated to '),
+  );
+  const complete = [...holders, ...kept];
   complete.sort((a, b) => died(a) - died(b));
   const last = complete[complete.length - 1];
   if (last && h.crashed.has(last)) return null;

@@ -3,7 +3,7 @@ import { createThreadState } from '../cpu/thread.ts';
 import { MachError } from '../protocol/errors.ts';
 import type { Host } from './host.ts';
 import type { Task } from './task.ts';
-import { createTask, createThread, resumeThread, startTask } from './taskOps.ts';
+import { createTask, createThread, resumeThread, startTask, terminateTask } from './taskOps.ts';
 import { copyoutBytes } from './userMemory.ts';
 
 export interface SpawnOptions {
@@ -65,11 +65,15 @@ export function spawn(
       return;
     }
     copyoutBytes(memory, seg.address, seg.bytes, (fault) => {
-      if (task.terminated) return;
+      // A task that died meanwhile (terminated, or with its host) has nothing left to load.
+      if (task.terminated || task.exit !== null) return;
+      // The image could not be written (its pages could not be had): the task ends with the
+      // reason, as a fault ends it; nothing else on the host is affected.
       if (fault)
-        throw new MachError(
-          'KERN_INVALID_ADDRESS',
-          `cannot load ${seg.kind} at 0x${seg.address.toString(16)}`,
+        return terminateTask(
+          task,
+          -1,
+          `cannot load ${seg.kind} at 0x${seg.address.toString(16)} (${fault.kind})`,
         );
       load(i + 1);
     });
