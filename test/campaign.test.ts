@@ -19,6 +19,17 @@ describe('fault campaign', () => {
     expect(r.outcomes['rolled-back']).toBeGreaterThan(30);
   });
 
+  // Seeds that once broke an invariant (docs/checking.md): a source copy's output lost with its
+  // host after the commit, copies that handed their task on counted as its end, a host crash
+  // while a program loads, and a ref-add reaching a port's new home before the port.
+  it.each([3170, 6203, 6343, 7263, 8194, 8551, 9254, 9409, 9628])(
+    'keeps every invariant on seed %i, which once broke one',
+    (seed) => {
+      const r = runCampaign({ seeds: 1, from: seed });
+      expect(r.violations.flatMap((v) => v.problems)).toEqual([]);
+    },
+  );
+
   it('replays a seed exactly, and names the command that does', () => {
     expect(planSeed(77)).toEqual(planSeed(77));
     const a = runSeed(77);

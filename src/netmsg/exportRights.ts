@@ -54,10 +54,14 @@ export function exportRef(
       info.swallow++;
     }
     release(S, name, right);
+    // While the port's receive right is on its way from here to its new home, that home may
+    // not know the port yet: the receiver is told this host, which forwards (after the
+    // transfer, on the same ordered channel), as the `moved` hint waits for it in dispatch.ts.
+    const inTransit = rec.move !== null && rec.move.getSnapshot().value === 'transferring';
     return {
       nid: rec.nid,
       kind: right === ReceivedRight.PORT_SEND ? 'send' : 'once',
-      home: rec.home,
+      home: inTransit ? S.host : rec.home,
       gen: rec.gen,
       via: S.host,
     };
