@@ -21,8 +21,9 @@ describe('fault campaign', () => {
 
   // Seeds that once broke an invariant (docs/checking.md): a source copy's output lost with its
   // host after the commit, copies that handed their task on counted as its end, a host crash
-  // while a program loads, and a ref-add reaching a port's new home before the port.
-  it.each([3170, 6203, 6343, 7263, 8194, 8551, 9254, 9409, 9628])(
+  // while a program loads, a ref-add reaching a port's new home before the port, and a sender
+  // whose receiver died with its memory server.
+  it.each([3170, 6203, 6343, 7263, 8194, 8551, 9254, 9409, 9628, 13420])(
     'keeps every invariant on seed %i, which once broke one',
     (seed) => {
       const r = runCampaign({ seeds: 1, from: seed });

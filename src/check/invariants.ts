@@ -95,18 +95,11 @@ export function lostTask(h: Harness, t: TrackedTask): string | null {
   // on: the destination's copy is (a reply sent before the destination crashed may still reach
   // the client after it, so that discard can come after the crash that lost the task).
   const kept = t.duplicates.filter((d) => d.exit?.reason !== 'migration committed');
-  // The first copy holds the task from its spawn, and a copy a migration committed to from
-  // then on, even before either first runs (a host may crash while the program is loading).
-  const committedTo = (c: Task) => {
-    const i = t.copies.indexOf(c);
-    if (i === 0) return true;
-    // (A partial copy its session aborted never held it, whatever migrated to its host before.)
-    if (c.exit?.reason === 'migration aborted before commit') return false;
-    return t.copies.some((o, j) => j < i && o.exit?.reason === `migrated to ${c.host.name}`);
-  };
-  // And a copy that migrated away handed the task on: when it ended is not when the task did.
+  // The first copy holds the task from its spawn, even before it first runs (a host may crash
+  // while the program is loading); a copy that migrated away handed the task on, so when it
+  // ended is not when the task did.
   const holders = t.copies.filter(
-    (c) => (t.ran.has(c) || committedTo(c)) && !c.exit?.reason.startsWith('migrated to '),
+    (c, i) => (t.ran.has(c) || i === 0) && !c.exit?.reason.startsWith('migrated to '),
   );
   const complete = [...holders, ...kept];
   complete.sort((a, b) => died(a) - died(b));
@@ -176,12 +169,15 @@ function sendersOf(h: Harness, receiver: string): SenderRecord[] {
 
 /**
  * Whether a sender's messages may legitimately be lost: its host crashed, the receiver's port
- * was lost with a host or a message, or netmsg gave up on a peer (which fails the messages on
- * their way to it).
+ * was lost with a host or a message (or with the receiver's memory server), or netmsg gave up on
+ * a peer (which fails the messages on their way to it).
  */
 export function senderLossy(h: Harness, s: SenderRecord): boolean {
   if (s.crashed) return true;
-  if (h.tasks.get(s.receiver)?.lossy) return true;
+  const receiver = h.tasks.get(s.receiver);
+  if (receiver?.lossy) return true;
+  // A receiver whose memory server died with its old host may die on a page fault, its port too.
+  if (receiver && residualDependencyLost(h, receiver)) return true;
   return h.cluster.netmsg.servers().some((n) => n.stats.giveUps > 0);
 }
 

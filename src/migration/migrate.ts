@@ -70,7 +70,8 @@ const sessionCounts = new WeakMap<object, number>();
 /**
  * Migrates `task` to host `to` (reference/seed section 3). Throws a MachError, having changed
  * nothing, for a task that is not running here, an unknown host, its own host, or a task already
- * being migrated; every later failure ends in a rolled-back result instead.
+ * being migrated; every later failure ends in a result instead (rolled-back; unresolved when the
+ * destination never says whether it committed; interrupted when the source host crashes).
  */
 export function migrate(
   cluster: Cluster,

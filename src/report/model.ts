@@ -20,7 +20,7 @@ export interface ReportMigration {
   readonly strategy: string;
   readonly from: string;
   readonly to: string;
-  /** committed, rolled-back, unresolved, or (scenarios) refused / skipped. */
+  /** committed, rolled-back, unresolved, interrupted, or (scenarios) refused / skipped. */
   readonly outcome: string;
   readonly reason: string | null;
   readonly phases: readonly ReportPhase[];
