@@ -413,16 +413,15 @@ describe('the port space of a migrated task', () => {
 });
 
 describe('the default batch of pages per PAGES message', () => {
-  const host = { profile: { pageSize: 4096 } };
   it('is about 64 ms of the link: small on 10 Mbit/s Ethernet, large on gigabit', () => {
-    expect(defaultBatchPages(LINK_PROFILES.ethernet10, host)).toBe(19);
-    expect(defaultBatchPages(LINK_PROFILES.ethernet100, host)).toBe(195);
-    expect(defaultBatchPages(LINK_PROFILES.gigabit, host)).toBe(1953);
+    expect(defaultBatchPages(LINK_PROFILES.ethernet10, 4096)).toBe(19);
+    expect(defaultBatchPages(LINK_PROFILES.ethernet100, 4096)).toBe(195);
+    expect(defaultBatchPages(LINK_PROFILES.gigabit, 4096)).toBe(1953);
   });
   it('stays between 16 and 2048 pages', () => {
     const slow = { ...LINK_PROFILES.ethernet10, bitsPerSecond: 1_000 };
     const fast = { ...LINK_PROFILES.gigabit, bitsPerSecond: 1e12 };
-    expect(defaultBatchPages(slow, host)).toBe(16);
-    expect(defaultBatchPages(fast, host)).toBe(2048);
+    expect(defaultBatchPages(slow, 4096)).toBe(16);
+    expect(defaultBatchPages(fast, 4096)).toBe(2048);
   });
 });

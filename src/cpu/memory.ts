@@ -26,7 +26,8 @@ export interface Memory {
    * result until `run()` returns. So every run reports each page it writes at least once (enough
    * for dirty tracking between runs), a write may return a different array than the read did (a
    * copy-on-write copy; the interpreter then uses it for reads too), and the kernel must not
-   * remap pages while `run()` is executing (it cannot: `run()` is synchronous).
+   * remap pages between `page()` calls of a run (it cannot: `run()` is synchronous). What it
+   * takes back inside a `page()` call it announces through `shootdowns`.
    *
    * Speed: return the same Uint8Array object for a resident page from run to run (a frame); the
    * interpreter keys its Int32Array views and compiled code by it. A fresh array each time is

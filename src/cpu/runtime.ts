@@ -73,6 +73,10 @@ export function beginRun(m: Memory, ps: number): void {
   memory = m;
   pageSize = ps;
   runId++;
+  flushTlb();
+}
+
+function flushTlb(): void {
   rTag.fill(-1);
   wTag.fill(-1);
 }
@@ -91,10 +95,7 @@ export function endRun(): void {
 export function fill(p: number, write: boolean): number {
   const shootdowns = memory!.shootdowns;
   const page = memory!.page(p, write);
-  if (memory!.shootdowns !== shootdowns) {
-    rTag.fill(-1);
-    wTag.fill(-1);
-  }
+  if (memory!.shootdowns !== shootdowns) flushTlb();
   if (typeof page === 'string') {
     if (page === 'notResident') return NOT_RESIDENT;
     if (page === 'unmapped') return UNMAPPED;

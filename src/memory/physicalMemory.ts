@@ -55,11 +55,6 @@ export class PhysicalMemory {
     this.overcommits++;
   }
 
-  /** A zeroed frame if one is free, else null. */
-  tryAllocate(): Uint8Array | null {
-    return this.tryTake() ? new Uint8Array(this.pageSize) : null;
-  }
-
   /** Adds a page to the ring just behind the hand (it is the last the hand will reach). */
   insert(p: ResidentPage): void {
     if (p.inRing) return;

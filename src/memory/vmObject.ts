@@ -2,16 +2,16 @@ import type { MachError } from '../protocol/errors.ts';
 import type { Pmap } from './pmap.ts';
 import type { Region } from './regions.ts';
 
+/** Shared and never written (only addMapping adds, and it first gives the page its own). */
+const NO_PMAPS: Pmap[] = [];
+const NO_VPAGES: number[] = [];
+
 /**
  * One resident page (Mach's vm_page): a physical frame holding page `offset` of `object`.
  * `dirty` means the frame differs from what the object's pager holds. The pmap entries that point
  * here are listed in `pmaps`/`vpages` so eviction can remove them (stale pairs are harmless:
  * removal checks that the entry still points at this page).
  */
-/** Shared and never written (only addMapping adds, and it first gives the page its own). */
-const NO_PMAPS: Pmap[] = [];
-const NO_VPAGES: number[] = [];
-
 export class ResidentPage {
   dirty = false;
   /** The manager keeps no copy (data_supply precious): return it even when clean. */

@@ -114,7 +114,9 @@ export function migrate(
     to,
     strategy,
     session: `${host.name}-${task.name}-${nextSession(cluster.world)}`,
-    batchPages: opts.batchPages ?? defaultBatchPages(cluster.network.link(host.name, to), host),
+    batchPages:
+      opts.batchPages ??
+      defaultBatchPages(cluster.network.link(host.name, to), host.profile.pageSize),
     space: host.ipc.createSpace(`${host.name}:migration-client:${task.name}`),
     serverName: 0,
     sessionName: 0,
@@ -272,13 +274,8 @@ const MAX_BATCH_PAGES = 2048;
  * ones (progress and failures are seen within tens of milliseconds) and a fast one big ones
  * (fewer round trips, and less work per page on the hosts).
  */
-export function defaultBatchPages(
-  link: LinkProfile,
-  host: { profile: { pageSize: number } },
-): number {
-  const pages = Math.floor(
-    ((link.bitsPerSecond / 8) * BATCH_WIRE_MS) / 1000 / host.profile.pageSize,
-  );
+export function defaultBatchPages(link: LinkProfile, pageSize: number): number {
+  const pages = Math.floor(((link.bitsPerSecond / 8) * BATCH_WIRE_MS) / 1000 / pageSize);
   return Math.min(MAX_BATCH_PAGES, Math.max(16, pages));
 }
 

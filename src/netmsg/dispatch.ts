@@ -11,7 +11,7 @@ import { decodeFrame } from './frameCodec.ts';
 import { checkRights } from './importRights.ts';
 import { onLookup, onLookupReply } from './lookups.ts';
 import { maybeRetire, onProxyNoSenders } from './proxies.ts';
-import type { NetPortRecord, ProxyInfo } from './records.ts';
+import { inTransit, type NetPortRecord, type ProxyInfo } from './records.ts';
 import { onRefAck, onRefAdd, onRefDrop, onXferDone } from './refs.ts';
 import { accept } from './sequencer.ts';
 import { discardReceived } from './spaceOps.ts';
@@ -125,8 +125,7 @@ function relay(S: NetmsgContext, rec: NetPortRecord, b: IpcBody): void {
     });
   // The hint waits until the new home has installed the port (its 'moved' announcement came):
   // before that, a message sent straight there could overtake the transfer and find no port.
-  const installed = rec.move === null || rec.move.getSnapshot().value !== 'transferring';
-  if (installed && b.origin !== to && b.origin !== S.host && !rec.hinted.has(b.origin)) {
+  if (!inTransit(rec) && b.origin !== to && b.origin !== S.host && !rec.hinted.has(b.origin)) {
     rec.hinted.add(b.origin);
     sendTo(S, b.origin, { k: 'moved', nid: rec.nid, home: to, gen: rec.gen });
   }

@@ -3,7 +3,7 @@ import type { NetItem, NetMessage, NetPortRef } from '../protocol/netmsg.ts';
 import { MACH_PORT_DEAD, MACH_PORT_NULL, PortType, ReceivedRight } from '../protocol/rights.ts';
 import type { NetmsgContext } from './context.ts';
 import { exportReceive } from './migration.ts';
-import type { NetPortRecord } from './records.ts';
+import { inTransit, type NetPortRecord } from './records.ts';
 import { release, watch } from './spaceOps.ts';
 
 /**
@@ -54,14 +54,12 @@ export function exportRef(
       info.swallow++;
     }
     release(S, name, right);
-    // While the port's receive right is on its way from here to its new home, that home may
-    // not know the port yet: the receiver is told this host, which forwards (after the
-    // transfer, on the same ordered channel), as the `moved` hint waits for it in dispatch.ts.
-    const inTransit = rec.move !== null && rec.move.getSnapshot().value === 'transferring';
+    // While the receive right is in transit, the receiver is told this host, which forwards
+    // (after the transfer, on the same ordered channel), as the `moved` hint waits in dispatch.ts.
     return {
       nid: rec.nid,
       kind: right === ReceivedRight.PORT_SEND ? 'send' : 'once',
-      home: inTransit ? S.host : rec.home,
+      home: inTransit(rec) ? S.host : rec.home,
       gen: rec.gen,
       via: S.host,
     };

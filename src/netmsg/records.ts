@@ -69,6 +69,14 @@ export interface NetPortRecord {
   move: Actor<typeof netmsgPortMove> | null;
 }
 
+/**
+ * Whether the port's receive right is on its way from this host to its new home, which may not
+ * have installed the port yet: nobody is to be sent straight there until it has.
+ */
+export function inTransit(rec: NetPortRecord): boolean {
+  return rec.move !== null && rec.move.getSnapshot().value === 'transferring';
+}
+
 export class PortRecords {
   private readonly byNid = new Map<string, NetPortRecord>();
   private readonly byPort = new Map<Port, NetPortRecord>();
