@@ -165,17 +165,7 @@ touch:
         li    r0, SYS_EXIT
         li    r1, 0
         trap
-failed:
-        mov   r12, r0
-        la    r1, s_failed
-        call  puts
-        mov   r1, r12
-        call  print_dec
-        la    r1, s_nl
-        call  puts
-        li    r0, SYS_EXIT
-        li    r1, 1
-        trap
+        .include "lib/fail.s"
         .include "lib/print.s"
         .data
 s_name: .ascii "${p.name}"
